@@ -1,0 +1,1 @@
+Console.WriteLine("charger-bridge: standalone host not yet wired");

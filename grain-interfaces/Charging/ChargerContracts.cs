@@ -1,0 +1,59 @@
+namespace EvCharge.Charging;
+
+/// <summary>What an operator registers for a charger. The hold is what the wallet pre-authorizes at the start.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ChargerRegistration(
+    [property: Id(0)] string CpoId,
+    [property: Id(1)] int ConnectorCount,
+    [property: Id(2)] string TariffId,
+    [property: Id(3)] long HoldAmount,
+    [property: Id(4)] string? Password = null,
+    [property: Id(5)] string? Model = null,
+    [property: Id(6)] string? Location = null);
+
+[GenerateSerializer]
+public enum ConnectorStatus
+{
+    Available = 0, Preparing = 1, Charging = 2, SuspendedEVSE = 3, SuspendedEV = 4, Finishing = 5,
+    Reserved = 6, Unavailable = 7, Faulted = 8
+}
+
+[GenerateSerializer, Immutable]
+public sealed record ConnectorView(
+    [property: Id(0)] int ConnectorId,
+    [property: Id(1)] ConnectorStatus Status,
+    [property: Id(2)] string? SessionId,
+    [property: Id(3)] int? TransactionId,
+    [property: Id(4)] string? ErrorCode);
+
+[GenerateSerializer, Immutable]
+public sealed record ChargerView(
+    [property: Id(0)] string ChargerId,
+    [property: Id(1)] ChargerRegistration? Registration,
+    [property: Id(2)] bool Online,
+    [property: Id(3)] DateTimeOffset? LastSeen,
+    [property: Id(4)] IReadOnlyList<ConnectorView> Connectors,
+    [property: Id(5)] string? Vendor,
+    [property: Id(6)] string? FirmwareVersion);
+
+/// <summary>A payment method as the charger presents it: a one-time wallet payment code, or a bound vehicle id.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PaymentPresentation(
+    [property: Id(0)] string Provider,
+    [property: Id(1)] string? PaymentCode,
+    [property: Id(2)] string? VehicleId);
+
+[GenerateSerializer]
+public enum AuthorizationStatus { Accepted = 0, Rejected = 1 }
+
+/// <summary>The answer to the charger for steps 2-3: an authorization reference to use as idTag, or a rejection.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PaymentAuthorizationResult(
+    [property: Id(0)] AuthorizationStatus Status,
+    [property: Id(1)] string? AuthorizationReference,
+    [property: Id(2)] string? SessionId,
+    [property: Id(3)] long HoldAmount,
+    [property: Id(4)] string? Reason)
+{
+    public static PaymentAuthorizationResult Reject(string reason) => new(AuthorizationStatus.Rejected, null, null, 0, reason);
+}

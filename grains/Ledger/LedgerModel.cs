@@ -1,0 +1,55 @@
+namespace EvCharge.Ledger;
+
+/// <summary>
+/// Double-entry ledger. A journal is a set of lines that sum to zero (debit positive, credit negative),
+/// keyed so that posting the same journal twice is a no-op. Accounts (see <see cref="Accounts"/>):
+/// <list type="bullet">
+/// <item><c>wallet:{provider}:{ref}</c> the driver's wallet at the provider (credit = money taken from it)</item>
+/// <item><c>hold:{session}</c> money reserved at the provider for a session; zero once the hold is resolved</item>
+/// <item><c>clearing:{session}</c> captured money awaiting remittance; zero once every split is remitted</item>
+/// <item><c>payee:{account}</c> what a payee (CPO, platform) received</item>
+/// <item><c>debt:{session}</c> energy delivered that could not be captured: the driver owes it</item>
+/// </list>
+/// </summary>
+public static class Accounts
+{
+    public static string Wallet(string walletKey) => $"wallet:{walletKey}";
+    public static string Hold(string sessionId) => $"hold:{sessionId}";
+    public static string Clearing(string sessionId) => $"clearing:{sessionId}";
+    public static string Payee(string payeeAccount) => $"payee:{payeeAccount}";
+    public static string Debt(string sessionId) => $"debt:{sessionId}";
+}
+
+public enum JournalKind { Hold, Capture, Release, Remit, Void, Expire, Refund, RefundReversal, Debt }
+
+public sealed record LedgerLine(string Account, long Amount);
+
+public sealed record Journal(string Key, string SessionId, JournalKind Kind, IReadOnlyList<LedgerLine> Lines, string? Reference = null)
+{
+    public long Total => Lines.Where(l => l.Amount > 0).Sum(l => l.Amount);
+}
+
+public sealed record LedgerEntry(
+    string JournalKey, string SessionId, JournalKind Kind, string Account, long Amount, string? Reference, DateTimeOffset PostedAt);
+
+/// <summary>A broken invariant, with the session it concerns.</summary>
+public sealed record InvariantViolation(string Rule, string? SessionId, string Detail);
+
+public sealed record InvariantReport(
+    bool Balanced, long TotalDebits, long TotalCredits, int Journals, IReadOnlyList<InvariantViolation> Violations)
+{
+    public bool Ok => Balanced && Violations.Count == 0;
+}
+
+public sealed record PayeeBalance(string PayeeAccount, long Remitted, long Reversed, long Net, int Sessions);
+
+/// <summary>Durable, append-only store for journals. Implementations: SQLite (embedded) and PostgreSQL (cluster).</summary>
+public interface ILedger
+{
+    /// <summary>Posts the journal if its key is new; returns false if it was already posted (idempotent replay).</summary>
+    Task<bool> PostAsync(Journal journal, CancellationToken ct = default);
+    Task<IReadOnlyList<LedgerEntry>> GetSessionEntriesAsync(string sessionId, CancellationToken ct = default);
+    Task<IReadOnlyList<LedgerEntry>> GetAccountEntriesAsync(string account, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default);
+    Task<PayeeBalance> GetPayeeBalanceAsync(string payeeAccount, CancellationToken ct = default);
+    Task<InvariantReport> CheckInvariantsAsync(CancellationToken ct = default);
+}
