@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using EvCharge.Ocpp;
 
 namespace EvCharge.Charging;
@@ -15,11 +16,15 @@ public interface IChargerLink : IGrainObserver
 public interface IChargerGrain : IGrainWithStringKey
 {
     Task Register(ChargerRegistration registration);
+    [AlwaysInterleave]
     Task<ChargerView> GetView();
+    [AlwaysInterleave]
     Task<bool> CheckPassword(string password);
 
+    [AlwaysInterleave]
     Task AttachLink(IChargerLink link);
     Task<BootResult> Boot(BootNotification boot);
+    [AlwaysInterleave]
     Task<DateTimeOffset> Heartbeat();
     Task StatusChanged(StatusNotification status);
 
@@ -34,15 +39,23 @@ public interface IChargerGrain : IGrainWithStringKey
     /// <summary>Operator or session asks the charger to stop a live transaction.</summary>
     Task<bool> RemoteStop(int transactionId, string reason);
 
-    /// <summary>A session ended without the charger (timeout, void): free the connector's bookkeeping.</summary>
+    /// <summary>
+    /// A session ended on its own (settled, voided by timeout): free the connector's bookkeeping. One-way, because
+    /// the session may call it while the charger is itself waiting on the session; awaiting would deadlock.
+    /// </summary>
+    [OneWay]
     Task SessionEnded(string sessionId, int? transactionId);
+
+    /// <summary>StopTransaction/MeterValues for transaction ids the server never issued, kept for reconciliation.</summary>
+    Task<IReadOnlyList<UnreconciledMessage>> GetUnreconciled();
 }
 
 /// <summary>One grain per charge, from authorization to settlement.</summary>
 public interface IChargingSessionGrain : IGrainWithStringKey
 {
     Task<SessionAuthorization> Authorize(SessionStart start);
-    Task Start(int transactionId, long meterStartWh, DateTimeOffset timestamp);
+    /// <summary>False if the session can no longer start (voided by timeout, rejected).</summary>
+    Task<bool> Start(int transactionId, long meterStartWh, DateTimeOffset timestamp);
     Task<MeterProgress> AddMeterValues(IReadOnlyList<MeterSample> samples);
     Task<SessionView> Stop(StopReport report);
     Task ReportChargerFee(long fee);
@@ -53,6 +66,14 @@ public interface IChargingSessionGrain : IGrainWithStringKey
     Task<SessionView> Resume();
     Task<SessionView> GetView();
 }
+
+[GenerateSerializer, Immutable]
+public sealed record UnreconciledMessage(
+    [property: Id(0)] string Action,
+    [property: Id(1)] int TransactionId,
+    [property: Id(2)] long MeterWh,
+    [property: Id(3)] DateTimeOffset Timestamp,
+    [property: Id(4)] DateTimeOffset ReceivedAt);
 
 [GenerateSerializer, Immutable]
 public sealed record RefundOutcome(
@@ -91,7 +112,55 @@ public sealed record WalletView(
 public interface ICpoGrain : IGrainWithStringKey
 {
     Task SetContract(CpoContract contract);
+    [ReadOnly]
     Task<CpoContract?> GetContract();
     Task AddCharger(string chargerId);
     Task<IReadOnlyList<string>> GetChargers();
 }
+
+/// <summary>
+/// Seamless charging: a vehicle identity (EVCCID/MAC, sent as idTag "VID:&lt;id&gt;") bound to a wallet's saved
+/// billing token. Keyed by the vehicle id. Holds only the provider's token reference, never card data.
+/// </summary>
+public interface IVehicleBindingGrain : IGrainWithStringKey
+{
+    Task<VehicleBindingView> Bind(VehicleBindingRequest request);
+    Task<VehicleBindingView?> Revoke(string reason);
+    Task<VehicleBindingView?> GetView();
+    /// <summary>Checks the binding for a plug-in at a charger and marks the vehicle as charging there.</summary>
+    Task<BindingResolution> ResolveForCharge(string chargerId);
+    [OneWay]
+    Task ChargeEnded(string chargerId);
+}
+
+[GenerateSerializer, Immutable]
+public sealed record VehicleBindingRequest(
+    [property: Id(0)] string Provider,
+    [property: Id(1)] string WalletRef,
+    [property: Id(2)] string BillingToken,
+    [property: Id(3)] DateTimeOffset? TokenExpiresAt,
+    [property: Id(4)] long PerChargeLimit,
+    [property: Id(5)] int DailyChargeLimit);
+
+[GenerateSerializer, Immutable]
+public sealed record VehicleBindingView(
+    [property: Id(0)] string VehicleId,
+    [property: Id(1)] string Provider,
+    [property: Id(2)] string WalletRef,
+    [property: Id(3)] string TokenHint,
+    [property: Id(4)] DateTimeOffset BoundAt,
+    [property: Id(5)] DateTimeOffset? TokenExpiresAt,
+    [property: Id(6)] bool Revoked,
+    [property: Id(7)] string? RevokedReason,
+    [property: Id(8)] long PerChargeLimit,
+    [property: Id(9)] int DailyChargeLimit,
+    [property: Id(10)] string? ChargingAt,
+    [property: Id(11)] int ChargesToday);
+
+[GenerateSerializer, Immutable]
+public sealed record BindingResolution(
+    [property: Id(0)] bool Accepted,
+    [property: Id(1)] string? Reason,
+    [property: Id(2)] string? Provider,
+    [property: Id(3)] string? BillingToken,
+    [property: Id(4)] long PerChargeLimit);

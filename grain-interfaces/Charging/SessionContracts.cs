@@ -30,7 +30,8 @@ public sealed record SessionStart(
     [property: Id(6)] string CpoPayeeAccount,
     [property: Id(7)] string PlatformPayeeAccount,
     [property: Id(8)] PaymentPresentation Payment,
-    [property: Id(9)] string AuthorizationReference);
+    [property: Id(9)] string AuthorizationReference,
+    [property: Id(10)] string? BillingToken = null);
 
 [GenerateSerializer, Immutable]
 public sealed record SessionAuthorization(

@@ -1,0 +1,23 @@
+namespace EvCharge;
+
+/// <summary>Platform-wide settings (section "EvCharge").</summary>
+public sealed class EvChargeOptions
+{
+    /// <summary>The platform operator's payee account at the wallet providers.</summary>
+    public string PlatformPayeeAccount { get; set; } = "platform-operator";
+    /// <summary>Used when neither charger nor CPO sets a hold.</summary>
+    public long DefaultHoldAmount { get; set; } = 50_000;
+    /// <summary>Stop the transaction once the running cost is this close to the hold (basis points of the hold).</summary>
+    public int HoldStopMarginBasisPoints { get; set; } = 500;
+    public int HeartbeatIntervalSeconds { get; set; } = 300;
+    /// <summary>A hold that is not followed by StartTransaction within this time is voided.</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>A transaction with no meter value or stop for this long is closed from its last meter value.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromHours(2);
+    /// <summary>How often an open session's watchdog reminder looks at it (also the retry delay of a stuck settlement).</summary>
+    public TimeSpan WatchdogPeriod { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>Provider attempts (each already retried by the HTTP pipeline) before a session needs attention.</summary>
+    public int MaxSettlementAttempts { get; set; } = 5;
+    /// <summary>A hold older than this is captured (or re-authorized) before the provider lets it expire.</summary>
+    public TimeSpan HoldRefreshBefore { get; set; } = TimeSpan.FromHours(12);
+}
