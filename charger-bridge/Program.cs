@@ -1,1 +1,44 @@
-Console.WriteLine("charger-bridge: standalone host not yet wired");
+using EvCharge.ChargerBridge.Extensions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+// Stand-alone charger bridge: an Orleans client of the cluster plus the MQTT bridge, so bridges scale apart
+// from silos. It talks to an external broker unless ChargerBridge:Broker says otherwise.
+var builder = Host.CreateApplicationBuilder(args);
+builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+{
+    [$"{ChargerBridgeOptions.SectionName}:{nameof(ChargerBridgeOptions.Broker)}"] = nameof(BrokerMode.External),
+});
+builder.Configuration.AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().AddCommandLine(args);
+
+var orleans = builder.Configuration.GetSection("Orleans");
+var clusterId = orleans["ClusterId"] ?? "dev";
+var serviceId = orleans["ServiceId"] ?? "dev";
+
+builder.UseOrleansClient(client =>
+{
+    if (string.Equals(orleans["Clustering"], "Postgres", StringComparison.OrdinalIgnoreCase))
+    {
+        var connectionString = orleans["ConnectionString"] ?? builder.Configuration.GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("Orleans:Clustering=Postgres needs Orleans:ConnectionString or ConnectionStrings:Postgres");
+        client.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = clusterId;
+            o.ServiceId = serviceId;
+        });
+        client.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+    }
+    else
+    {
+        client.UseLocalhostClustering(int.TryParse(orleans["GatewayPort"], out var port) ? port : 30000, serviceId, clusterId);
+    }
+});
+
+builder.Services.AddChargerBridge(builder.Configuration.GetSection(ChargerBridgeOptions.SectionName));
+
+await builder.Build().RunAsync();

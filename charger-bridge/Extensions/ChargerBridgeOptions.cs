@@ -1,0 +1,70 @@
+namespace EvCharge.ChargerBridge.Extensions;
+
+public enum BrokerMode
+{
+    /// <summary>MQTTnet broker inside this process; the bridge connects to it over loopback like any client.</summary>
+    Embedded,
+    /// <summary>An external MQTT 5 broker (Mosquitto, EMQX, ...); the bridge is an ordinary client.</summary>
+    External,
+}
+
+/// <summary>Configuration section "ChargerBridge" (see docs/protocol.md, "Running the bridge").</summary>
+public sealed class ChargerBridgeOptions
+{
+    public const string SectionName = "ChargerBridge";
+
+    /// <summary>Turns the whole bridge off (for example a silo that leaves MQTT to stand-alone bridges).</summary>
+    public bool Enabled { get; set; } = true;
+
+    public BrokerMode Broker { get; set; } = BrokerMode.Embedded;
+
+    /// <summary>External broker host; the embedded broker is reached on loopback.</summary>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>Plain MQTT port: the embedded broker listens on it, the bridge connects to it.</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>TLS port of the embedded broker, used only when <see cref="PfxPath"/> is set.</summary>
+    public int TlsPort { get; set; } = 8883;
+
+    /// <summary>PKCS#12 certificate for the embedded broker's TLS listener; empty disables TLS.</summary>
+    public string? PfxPath { get; set; }
+    public string? PfxPassword { get; set; }
+
+    /// <summary>Connect to the external broker with TLS (then <see cref="Port"/> is its TLS port).</summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>
+    /// The bridge's own MQTT credentials. For the embedded broker a random password is generated when empty;
+    /// for an external broker they must match its password file.
+    /// </summary>
+    public string BridgeUsername { get; set; } = "evc-bridge";
+    public string? BridgePassword { get; set; }
+
+    /// <summary>Optional read-only operator login on the embedded broker (watch all charger topics with mosquitto_sub).</summary>
+    public string? OperatorUsername { get; set; }
+    public string? OperatorPassword { get; set; }
+
+    /// <summary>MQTT 5 shared-subscription group; empty subscribes without $share (one bridge only).
+    /// Ignored for the embedded broker, which does not support shared subscriptions.</summary>
+    public string? SharedGroup { get; set; } = "evc-bridge";
+
+    /// <summary>Frames processed at once. Each charger's frames stay in order on one lane.</summary>
+    public int MaxConcurrency { get; set; } = 64;
+
+    /// <summary>Frames queued per lane before the bridge stops reading from the broker (back-pressure).</summary>
+    public int LaneCapacity { get; set; } = 256;
+
+    /// <summary>MQTT client id of this bridge instance; a unique one is generated when empty.</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>How long the embedded broker trusts a CheckPassword answer for the same charger and password.</summary>
+    public int PasswordCacheSeconds { get; set; } = 60;
+
+    /// <summary>The bridge re-attaches itself as the charger grain's link at least this often.</summary>
+    public int LinkRefreshSeconds { get; set; } = 300;
+
+    /// <summary>Reconnect back-off bounds.</summary>
+    public int ReconnectMinMilliseconds { get; set; } = 500;
+    public int ReconnectMaxMilliseconds { get; set; } = 30_000;
+}

@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using EvCharge.ChargerBridge.Extensions;
+using EvCharge.Charging;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace EvCharge.ChargerBridge.Mqtt;
+
+/// <summary>
+/// The MQTT broker of the default single-process run. Authenticates every CONNECT (a charger's client id and
+/// username are its charger id, its password is checked by its grain) and enforces the topic ACL: a charger may
+/// publish only to its own up topic and subscribe only to its own down topic; the bridge user may read every up
+/// topic and write every down topic; the optional operator user may only read.
+/// </summary>
+public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
+{
+    private enum Role { Charger, Bridge, Operator }
+
+    private readonly ChargerBridgeOptions _options;
+    private readonly IGrainFactory _grainFactory;
+    private readonly ILogger<EmbeddedBroker> _logger;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, CachedCheck> _passwordCache = new(StringComparer.Ordinal);
+    private MqttServer? _server;
+
+    private sealed record CachedCheck(byte[] PasswordHash, bool Valid, DateTimeOffset ExpiresAt);
+
+    public EmbeddedBroker(IOptions<ChargerBridgeOptions> options, IGrainFactory grainFactory, ILogger<EmbeddedBroker> logger,
+        TimeProvider? time = null)
+    {
+        _options = options.Value;
+        _grainFactory = grainFactory;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public bool IsRunning => _server?.IsStarted == true;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var factory = new MqttServerFactory();
+        var builder = factory.CreateServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointPort(_options.Port)
+            .WithPersistentSessions(false)
+            .WithMaxPendingMessagesPerClient(1000);
+
+        if (!string.IsNullOrWhiteSpace(_options.PfxPath))
+        {
+            var certificate = X509CertificateLoader.LoadPkcs12FromFile(_options.PfxPath, _options.PfxPassword);
+            builder = builder.WithEncryptedEndpoint()
+                .WithEncryptedEndpointPort(_options.TlsPort)
+                .WithEncryptionCertificate(certificate);
+        }
+
+        _server = factory.CreateMqttServer(builder.Build());
+        _server.ValidatingConnectionAsync += ValidateConnectionAsync;
+        _server.InterceptingPublishAsync += InterceptPublishAsync;
+        _server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        await _server.StartAsync();
+        _logger.LogInformation("Embedded MQTT broker listening on {Port}{Tls}", _options.Port,
+            string.IsNullOrWhiteSpace(_options.PfxPath) ? "" : $" and TLS {_options.TlsPort}");
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is { IsStarted: true } server)
+            await server.StopAsync(new MqttServerStopOptionsBuilder().Build());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is null) return;
+        await StopAsync(CancellationToken.None);
+        _server.Dispose();
+        _server = null;
+    }
+
+    private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        var user = e.UserName ?? "";
+        var password = e.Password ?? "";
+
+        if (user.Length > 0 && user == _options.BridgeUsername)
+        {
+            e.ReasonCode = FixedTimeEquals(password, _options.BridgePassword)
+                ? MqttConnectReasonCode.Success : MqttConnectReasonCode.BadUserNameOrPassword;
+            return;
+        }
+        if (!string.IsNullOrEmpty(_options.OperatorUsername) && user == _options.OperatorUsername)
+        {
+            e.ReasonCode = FixedTimeEquals(password, _options.OperatorPassword)
+                ? MqttConnectReasonCode.Success : MqttConnectReasonCode.BadUserNameOrPassword;
+            return;
+        }
+
+        if (!ChargerTopics.IsValidChargerId(user) || password.Length == 0)
+        {
+            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            return;
+        }
+        // A charger is its own client id: a second connection with the same id replaces the first, never another charger's.
+        if (!string.Equals(e.ClientId, user, StringComparison.Ordinal))
+        {
+            e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+            e.ReasonString = "client id must equal the username (the charger id)";
+            return;
+        }
+
+        try
+        {
+            e.ReasonCode = await CheckChargerPasswordAsync(user, password)
+                ? MqttConnectReasonCode.Success : MqttConnectReasonCode.BadUserNameOrPassword;
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Password check for charger {ChargerId} failed; refusing the connection for now", user);
+            e.ReasonCode = MqttConnectReasonCode.ServerUnavailable;
+        }
+        if (e.ReasonCode != MqttConnectReasonCode.Success)
+            _logger.LogInformation("Refused MQTT connection of charger {ChargerId}: {Reason}", user, e.ReasonCode);
+    }
+
+    private async Task<bool> CheckChargerPasswordAsync(string chargerId, string password)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(password));
+        var now = _time.GetUtcNow();
+        if (_passwordCache.TryGetValue(chargerId, out var cached) && cached.ExpiresAt > now
+            && CryptographicOperations.FixedTimeEquals(cached.PasswordHash, hash))
+            return cached.Valid;
+
+        var valid = await _grainFactory.GetGrain<IChargerGrain>(chargerId).CheckPassword(password);
+        _passwordCache[chargerId] = new CachedCheck(hash, valid, now.AddSeconds(Math.Max(0, _options.PasswordCacheSeconds)));
+        return valid;
+    }
+
+    /// <summary>Forget cached password checks, for example after an operator changed a charger's password.</summary>
+    public void InvalidatePassword(string chargerId) => _passwordCache.TryRemove(chargerId, out _);
+
+    private Task InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var topic = e.ApplicationMessage.Topic;
+        var allowed = RoleOf(e.UserName, e.ClientId) switch
+        {
+            Role.Charger => topic == ChargerTopics.Up(e.ClientId),
+            Role.Bridge => ChargerTopics.TryParseDown(topic, out _),
+            _ => false,
+        };
+        if (!allowed)
+        {
+            // Dropped, not disconnected: a misbehaving charger keeps its connection (MQTT 5 clients see NotAuthorized).
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            _logger.LogWarning("Refused publish by {ClientId} to {Topic}", e.ClientId, topic);
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        var filter = e.TopicFilter.Topic;
+        var allowed = RoleOf(e.UserName, e.ClientId) switch
+        {
+            Role.Charger => filter == ChargerTopics.Down(e.ClientId),
+            Role.Bridge or Role.Operator => StripShare(filter).StartsWith(ChargerTopics.Prefix, StringComparison.Ordinal),
+            _ => false,
+        };
+        if (!allowed)
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            _logger.LogWarning("Refused subscription by {ClientId} to {Filter}", e.ClientId, filter);
+        }
+        return Task.CompletedTask;
+    }
+
+    private Role? RoleOf(string? userName, string? clientId)
+    {
+        if (string.IsNullOrEmpty(userName)) return null;
+        if (userName == _options.BridgeUsername) return Role.Bridge;
+        if (!string.IsNullOrEmpty(_options.OperatorUsername) && userName == _options.OperatorUsername) return Role.Operator;
+        return userName == clientId ? Role.Charger : null;
+    }
+
+    private static string StripShare(string filter)
+    {
+        if (!filter.StartsWith("$share/", StringComparison.Ordinal)) return filter;
+        var slash = filter.IndexOf('/', "$share/".Length);
+        return slash < 0 ? "" : filter[(slash + 1)..];
+    }
+
+    private static bool FixedTimeEquals(string presented, string? expected) =>
+        !string.IsNullOrEmpty(expected)
+        && CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+}
