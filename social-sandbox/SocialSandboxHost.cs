@@ -52,14 +52,15 @@ public static class SocialSandboxHost
     public static async Task<RunningSandbox> StartAsync(
         SandboxOptions options, string url = "http://127.0.0.1:0", CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        // An empty builder on purpose: embedded in the silo, the sandbox must not pick up the host process's
+        // appsettings.json or ASPNETCORE_* settings (Kestrel endpoints, URLs) and collide with the silo's own.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(SocialSandboxHost).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
-            Args = [],
         });
-        builder.WebHost.UseUrls(url);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseKestrelCore().UseUrls(url);
+        builder.Services.AddRouting();
         builder.Services.AddSocialSandbox(options);
         var app = builder.Build();
         app.MapSocialSandbox();
