@@ -26,8 +26,8 @@ public sealed record ChargerRecord
     [Id(7)] public string? Vendor { get; init; }
     [Id(8)] public string? Model { get; init; }
     [Id(9)] public string? Firmware { get; init; }
-    /// <summary>StartTransaction with an idTag we could not accept: same message again gets the same id.</summary>
-    [Id(10)] public ImmutableDictionary<string, int> RefusedStarts { get; init; } = ImmutableDictionary<string, int>.Empty;
+    /// <summary>Every StartTransaction seen (connector|idTag|timestamp -> id): the same message again gets the same id.</summary>
+    [Id(10)] public ImmutableDictionary<string, int> StartsSeen { get; init; } = ImmutableDictionary<string, int>.Empty;
 }
 
 [GenerateSerializer, Immutable]
@@ -203,6 +203,8 @@ internal sealed class ChargerGrain(
     async Task<StartTransactionResult> IChargerGrain.StartTransaction(StartTransaction start)
     {
         _lastSeen = Now;
+        if (S.StartsSeen.TryGetValue(StartKey(start), out var seen)) // OCPP 1.6 §3.7: a retried start gets the same id
+            return new StartTransactionResult(seen, new IdTagInfo(S.Transactions.ContainsKey(seen) ? IdTagStatus.Accepted : IdTagStatus.Invalid));
         if (!S.ByIdTag.TryGetValue(start.IdTag, out var pending) && start.IdTag.StartsWith("VID:", StringComparison.Ordinal))
         {
             // Seamless charging: the vehicle id is the idTag. Use the authorization its Authorize.req opened (or
@@ -233,6 +235,7 @@ internal sealed class ChargerGrain(
             NextTransactionId = transactionId + 1,
             ByIdTag = S.ByIdTag.SetItem(pending.SessionId, pending with { TransactionId = transactionId }),
             Transactions = Trim(S.Transactions.SetItem(transactionId, pending.SessionId)),
+            StartsSeen = Remember(S.StartsSeen, StartKey(start), transactionId),
             Connectors = S.Connectors.SetItem(connectorId, connector with { Status = ConnectorStatus.Charging, TransactionId = transactionId }),
         });
         return new StartTransactionResult(transactionId, new IdTagInfo(IdTagStatus.Accepted));
@@ -318,11 +321,8 @@ internal sealed class ChargerGrain(
     private async Task<StartTransactionResult> RefuseStart(StartTransaction start, IdTagStatus status)
     {
         // The charger needs a transaction id even when refused; a retried refusal gets the same one.
-        var key = $"{start.ConnectorId}|{start.IdTag}|{start.Timestamp:O}";
-        if (S.RefusedStarts.TryGetValue(key, out var issued)) return new StartTransactionResult(issued, new IdTagInfo(status));
         var transactionId = S.NextTransactionId;
-        var refused = S.RefusedStarts.Count >= TransactionsKept ? ImmutableDictionary<string, int>.Empty : S.RefusedStarts;
-        await Save(S with { NextTransactionId = transactionId + 1, RefusedStarts = refused.SetItem(key, transactionId) });
+        await Save(S with { NextTransactionId = transactionId + 1, StartsSeen = Remember(S.StartsSeen, StartKey(start), transactionId) });
         return new StartTransactionResult(transactionId, new IdTagInfo(status));
     }
 
@@ -342,6 +342,15 @@ internal sealed class ChargerGrain(
             if (c.SessionId == sessionId)
                 connectors = connectors.SetItem(id, c with { SessionId = null, TransactionId = null, Status = status ?? (c.Status == ConnectorStatus.Charging ? ConnectorStatus.Finishing : c.Status) });
         return connectors;
+    }
+
+    private static string StartKey(StartTransaction start) => $"{start.ConnectorId}|{start.IdTag}|{start.Timestamp.ToUnixTimeMilliseconds()}";
+
+    /// <summary>Bounded memory of starts: the oldest (lowest transaction id) go first.</summary>
+    private static ImmutableDictionary<string, int> Remember(ImmutableDictionary<string, int> seen, string key, int transactionId)
+    {
+        seen = seen.SetItem(key, transactionId);
+        return seen.Count <= TransactionsKept ? seen : seen.RemoveRange(seen.OrderBy(p => p.Value).Take(seen.Count - TransactionsKept).Select(p => p.Key));
     }
 
     private static ImmutableDictionary<int, string> Trim(ImmutableDictionary<int, string> transactions) =>

@@ -1,0 +1,69 @@
+using System.Net;
+using EvCharge.ChargerBridge.Extensions;
+using EvCharge.Ledger;
+using EvCharge.Payments;
+using EvCharge.Silo.Persistence;
+using EvCharge.SocialSandbox;
+
+namespace EvCharge.Silo.Extensions;
+
+/// <summary>Everything one EvCharge silo process hosts, chosen by configuration (see docs/operations.md).</summary>
+public static class SiloHostExtensions
+{
+    public static WebApplicationBuilder AddEvChargeSilo(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var profile = StorageProfile.FromConfiguration(config);
+        if (profile.Provider == StorageProvider.Sqlite && profile.ConnectionString is null)
+        {
+            var dataDirectory = config["Storage:DataDirectory"] ?? "data";
+            Directory.CreateDirectory(dataDirectory);
+            profile = profile with { ConnectionString = Path.Combine(dataDirectory, "evcharge.db") };
+        }
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseEvChargeStorage(profile);
+            if (profile.Provider == StorageProvider.Postgres)
+            {
+                // Several silos on one host need their own ports; across hosts the defaults do.
+                var address = IPAddress.TryParse(config["Orleans:AdvertisedIP"], out var ip) ? ip : IPAddress.Loopback;
+                silo.ConfigureEndpoints(address, profile.SiloPort, profile.GatewayPort, listenOnAnyHostAddress: false);
+            }
+        });
+
+        builder.Services.AddEvChargeCore(o => config.GetSection("EvCharge").Bind(o));
+        builder.Services.AddEvChargeLedger(profile.ToLedgerOptions());
+        builder.AddPaymentProvider();
+        builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
+        return builder;
+    }
+
+    /// <summary>
+    /// The wallet provider: an external adapter URL (Payments:ProviderUrl), or by default the social-sandbox
+    /// started inside this process on its own loopback port. Either way the silo speaks HTTP to it.
+    /// </summary>
+    private static void AddPaymentProvider(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var external = config["Payments:ProviderUrl"];
+        var embeddedUrl = config["Payments:EmbeddedSandboxUrl"] ?? SocialSandboxHost.DefaultUrl;
+        var providerUrl = new Uri(string.IsNullOrWhiteSpace(external) ? embeddedUrl : external);
+        builder.Services.AddSandboxPaymentGateway(providerUrl, o => config.GetSection("Payments:Gateway").Bind(o));
+        if (string.IsNullOrWhiteSpace(external))
+        {
+            var dataFile = config["Payments:SandboxDataFile"] ?? Path.Combine(config["Storage:DataDirectory"] ?? "data", "sandbox.jsonl");
+            builder.Services.AddHostedService(_ => new EmbeddedSandboxService(embeddedUrl, new SandboxOptions { DataFile = dataFile }));
+        }
+    }
+
+    private sealed class EmbeddedSandboxService(string url, SandboxOptions options) : IHostedService
+    {
+        private RunningSandbox? _sandbox;
+        public async Task StartAsync(CancellationToken cancellationToken) => _sandbox = await SocialSandboxHost.StartAsync(options, url, cancellationToken);
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            if (_sandbox is not null) await _sandbox.DisposeAsync();
+        }
+    }
+}
