@@ -3,6 +3,7 @@ using EvCharge.Charging;
 using EvCharge.Domain;
 using EvCharge.Ledger;
 using EvCharge.Payments;
+using EvCharge.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -20,7 +21,8 @@ internal sealed class ChargingSessionGrain(
     ILedger ledger,
     IOptions<EvChargeOptions> options,
     TimeProvider clock,
-    ILogger<ChargingSessionGrain> logger) : Grain, IChargingSessionGrain, IRemindable
+    ILogger<ChargingSessionGrain> logger,
+    IEnumerable<ISessionIndex> indexes) : Grain, IChargingSessionGrain, IRemindable
 {
     private const string Watchdog = "watchdog";
     private readonly EvChargeOptions _options = options.Value;
@@ -397,10 +399,30 @@ internal sealed class ChargingSessionGrain(
 
     private async Task Save(SessionRecord next)
     {
-        if (next.State != state.State.State)
+        var changed = next.State != state.State.State;
+        if (changed)
             EvChargeTelemetry.SessionTransitions.Add(1, new KeyValuePair<string, object?>("state", next.State.ToString()));
         state.State = next;
         await state.WriteStateAsync();
+        if (changed || next.Refunds.Count != 0) await Project();
+    }
+
+    /// <summary>Keeps the operators' session index in step; a failure there must not fail the charge.</summary>
+    private async Task Project()
+    {
+        foreach (var index in indexes)
+        {
+            try
+            {
+                var v = View();
+                await index.UpsertAsync(new SessionSummary(v.SessionId, v.State, v.ChargerId, v.ConnectorId, v.CpoId, v.WalletKey, v.HoldAmount,
+                    v.EnergyWh, v.Fee, v.Captured, v.Refunded, v.DebtAmount, v.Seamless, v.FeeMismatch, v.Reason, v.CreatedAt, v.StartedAt, v.StoppedAt, Now));
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Session index update for {Session} failed; the next state change repairs it", SessionId);
+            }
+        }
     }
 
     private async Task EnsureWatchdog() =>
