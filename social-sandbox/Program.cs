@@ -6,6 +6,9 @@ var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
     builder.WebHost.UseUrls(SocialSandboxHost.DefaultUrl);
 
+// Request-start log lines carry the path, and DELETE /v1/billing-keys/{key} has a bearer secret in it.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+
 var options = new SandboxOptions();
 builder.Configuration.GetSection("Sandbox").Bind(options);
 builder.Services.AddSocialSandbox(options);

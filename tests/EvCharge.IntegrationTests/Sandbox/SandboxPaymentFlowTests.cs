@@ -209,7 +209,7 @@ public sealed class SandboxPaymentFlowTests
         var byOrder = await client.GetAsync("/v1/authorizations?orderId=order-done");
         Assert.Equal(done, byOrder.Json.GetProperty("data")[0].GetProperty("authorizationId").GetString());
         var authorized = (await client.GetAsync("/v1/authorizations?status=authorized")).Json.GetProperty("data");
-        Assert.Equal([open], authorized.EnumerateArray().Select(a => a.GetProperty("authorizationId").GetString()).ToArray());
+        Assert.Equal(new[] { open }, authorized.EnumerateArray().Select(a => a.GetProperty("authorizationId").GetString()!).ToArray());
         Assert.Equal(0, (await client.GetAsync("/v1/authorizations?orderId=nothing")).Json.GetProperty("data").GetArrayLength());
     }
 
