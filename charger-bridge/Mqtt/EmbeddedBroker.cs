@@ -105,11 +105,12 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
             return;
         }
-        // A charger is its own client id: a second connection with the same id replaces the first, never another charger's.
-        if (!string.Equals(e.ClientId, user, StringComparison.Ordinal))
+        // A charger is its own client id, so a connection can only ever replace one of the same charger's.
+        // "{chargerId}:{suffix}" is allowed too (':' cannot occur in a charger id), e.g. a separate subscriber.
+        if (!IsOwnClientId(e.ClientId, user))
         {
             e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-            e.ReasonString = "client id must equal the username (the charger id)";
+            e.ReasonString = "client id must be the charger id (the username), optionally followed by ':' and a suffix";
             return;
         }
 
@@ -148,7 +149,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         var topic = e.ApplicationMessage.Topic;
         var allowed = RoleOf(e.UserName, e.ClientId) switch
         {
-            Role.Charger => topic == ChargerTopics.Up(e.ClientId),
+            Role.Charger => topic == ChargerTopics.Up(e.UserName!),
             Role.Bridge => ChargerTopics.TryParseDown(topic, out _),
             _ => false,
         };
@@ -167,7 +168,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         var filter = e.TopicFilter.Topic;
         var allowed = RoleOf(e.UserName, e.ClientId) switch
         {
-            Role.Charger => filter == ChargerTopics.Down(e.ClientId),
+            Role.Charger => filter == ChargerTopics.Down(e.UserName!),
             Role.Bridge or Role.Operator => StripShare(filter).StartsWith(ChargerTopics.Prefix, StringComparison.Ordinal),
             _ => false,
         };
@@ -185,8 +186,12 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         if (string.IsNullOrEmpty(userName)) return null;
         if (userName == _options.BridgeUsername) return Role.Bridge;
         if (!string.IsNullOrEmpty(_options.OperatorUsername) && userName == _options.OperatorUsername) return Role.Operator;
-        return userName == clientId ? Role.Charger : null;
+        return IsOwnClientId(clientId, userName) ? Role.Charger : null;
     }
+
+    private static bool IsOwnClientId(string? clientId, string chargerId) =>
+        clientId is not null && clientId.StartsWith(chargerId, StringComparison.Ordinal)
+        && (clientId.Length == chargerId.Length || clientId[chargerId.Length] == ':');
 
     private static string StripShare(string filter)
     {
