@@ -18,7 +18,7 @@ public static class HoldPolicy
     public static bool ShouldStop(long runningCost, long hold, int marginBasisPoints) =>
         runningCost >= hold - hold * marginBasisPoints / 10_000;
 
-    /// <summary>Capture never exceeds the hold; whatever the fee exceeds it by becomes a recorded debt.</summary>
+    /// <summary>Capture never exceeds the hold; whatever the fee exceeds it by is the overshoot, written off.</summary>
     public static (long Capture, long Excess) CaptureWithin(long fee, long hold) =>
         fee <= hold ? (fee, 0) : (hold, fee - hold);
 }

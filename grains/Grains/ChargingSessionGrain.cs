@@ -280,14 +280,18 @@ internal sealed class ChargingSessionGrain(
             await ledger.PostAsync(Journals.Release(SessionId, S.WalletKey!, S.Authorized - outcome.Captured));
         foreach (var part in splits)
             await ledger.PostAsync(Journals.Remit(SessionId, part, outcome.PaymentId!));
-        if (excess > 0)
-            await ledger.PostAsync(Journals.Debt(SessionId, S.WalletKey!, excess, "fee_exceeded_hold"));
 
         var wallet = GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!);
         await wallet.ReleaseHold(SessionId);
         await wallet.RecordReceipt(SessionId, outcome.Captured);
         EvChargeTelemetry.CapturedWon.Add(outcome.Captured);
-        await Save(S with { State = SessionState.Settled, Captured = outcome.Captured, PaymentId = outcome.PaymentId, Debt = excess, Reason = S.State == SessionState.NeedsAttention ? null : S.Reason });
+        // Capture never exceeds the hold (design §6). What the charger delivered past it, in the moments between the
+        // hold being reached and RemoteStopTransaction taking effect, is written off, visible as the reason.
+        await Save(S with
+        {
+            State = SessionState.Settled, Captured = outcome.Captured, PaymentId = outcome.PaymentId,
+            Reason = excess > 0 ? $"fee_exceeded_hold_by_{excess}" : S.State == SessionState.NeedsAttention ? null : S.Reason,
+        });
         if (S.Refunds.All(r => r.Done)) await StopWatchdog();
     }
 

@@ -80,7 +80,7 @@ public class CoreCluster : IAsyncLifetime
     {
         var session = Client.GetGrain<IChargingSessionGrain>(sessionId);
         var view = await session.GetView();
-        for (var i = 0; i < 300 && !states.Contains(view.State); i++)
+        for (var i = 0; i < 900 && !states.Contains(view.State); i++)
         {
             await Task.Delay(100);
             view = await session.GetView();

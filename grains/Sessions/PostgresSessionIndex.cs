@@ -1,0 +1,58 @@
+using EvCharge.Ledger;
+using Npgsql;
+
+namespace EvCharge.Sessions;
+
+/// <summary>The session index in the cluster profile's PostgreSQL database, shared by every silo.</summary>
+public sealed class PostgresSessionIndex : ISessionIndex, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly bool _ownsDataSource;
+
+    public PostgresSessionIndex(NpgsqlDataSource dataSource) =>
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+
+    public PostgresSessionIndex(string connectionString) : this(NpgsqlDataSource.Create(connectionString)) => _ownsDataSource = true;
+
+    public async Task EnsureSchemaAsync(CancellationToken ct = default)
+    {
+        await using var c = await _dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        // The migrator's and the ledger's lock: concurrent CREATE ... IF NOT EXISTS can still collide.
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@k)", c, tx))
+        {
+            lockCmd.Parameters.AddWithValue("k", LedgerSchema.PostgresSchemaLockKey);
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+        await using (var ddl = new NpgsqlCommand(SessionIndexSchema.Postgres, c, tx))
+            await ddl.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
+
+    public async Task UpsertAsync(SessionSummary summary, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        await using var cmd = _dataSource.CreateCommand(SessionIndexSql.Upsert);
+        SessionIndexSql.AddUpsertParameters(cmd, summary, t => t is { } v ? SessionCursor.Truncate(v).UtcDateTime : DBNull.Value);
+        // Nullable timestamptz parameters need their type when the value is DBNull.
+        foreach (NpgsqlParameter p in cmd.Parameters)
+            if (p.ParameterName is "@started_at" or "@stopped_at") p.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz;
+            else if (p.Value is DBNull) p.NpgsqlDbType = p.ParameterName is "@fee" ? NpgsqlTypes.NpgsqlDbType.Bigint : NpgsqlTypes.NpgsqlDbType.Text;
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<SessionPage> QueryAsync(SessionQuery query, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var cmd = _dataSource.CreateCommand();
+        SessionIndexSql.BuildQuery(cmd, query, t => t.UtcDateTime, micros => SessionCursor.FromMicros(micros).UtcDateTime);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await SessionIndexSql.ReadPageAsync(r, query.Limit,
+            (rd, i) => new DateTimeOffset(DateTime.SpecifyKind(rd.GetDateTime(i), DateTimeKind.Utc)), ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsDataSource) await _dataSource.DisposeAsync();
+    }
+}
