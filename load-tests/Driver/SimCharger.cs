@@ -1,0 +1,218 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using EvCharge.ChargerBridge.Mqtt;
+using EvCharge.ChargerBridge.Ocpp;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace EvCharge.LoadTests.Driver;
+
+/// <summary>The answer to one of our CALLs: a CALLRESULT payload, or a CALLERROR code.</summary>
+public readonly record struct OcppAnswer(bool IsError, string? ErrorCode, byte[] Frame)
+{
+    /// <summary>Parses the CALLRESULT payload (element 2); only flows that read the answer pay for the parse.</summary>
+    public JsonElement Payload()
+    {
+        using var doc = JsonDocument.Parse(Frame);
+        return doc.RootElement[2].Clone();
+    }
+}
+
+public sealed class OcppCallException(string kind, string message) : Exception(message)
+{
+    public string Kind { get; } = kind;
+}
+
+/// <summary>
+/// One simulated charger: one MQTTnet client on its own topic pair, one outstanding CALL at a time (OCPP-J rule),
+/// answers matched by message id in the client's receive callback. No thread or timer of its own: heartbeats come
+/// from <see cref="ChargerFleet"/>'s shared loop and waits use the runtime's shared timer queue.
+/// </summary>
+public sealed class SimCharger : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _callGate = new(1, 1);
+    private IMqttClient? _client;
+    private string? _pendingId;
+    private TaskCompletionSource<OcppAnswer>? _pending;
+    private int _sequence;
+    private volatile bool _closing;
+
+    public SimCharger(string id, string password, int index)
+    {
+        Id = id;
+        Password = password;
+        Index = index;
+        UpTopic = ChargerTopics.Up(id);
+        DownTopic = ChargerTopics.Down(id);
+    }
+
+    public string Id { get; }
+    public string Password { get; }
+    public int Index { get; }
+    public string UpTopic { get; }
+    public string DownTopic { get; }
+    public bool IsConnected => _client?.IsConnected == true;
+    public bool IsBusy => _callGate.CurrentCount == 0;
+
+    /// <summary>Transaction messages a charger keeps while offline and sends after reconnecting (OCPP 1.6 §3.7).</summary>
+    public Queue<(string Action, Action<Utf8JsonWriter> Payload, string Session)> Offline { get; } = new();
+
+    /// <summary>The live transaction, if any (boot storm bookkeeping).</summary>
+    public (string Reference, int TransactionId, long MeterStartWh)? Live { get; set; }
+
+    /// <summary>Raised when the connection drops without us closing it.</summary>
+    public Action<SimCharger>? Dropped { get; set; }
+
+    /// <summary>Server-initiated CALLs (RemoteStopTransaction, ...), counted by the fleet.</summary>
+    public Action<SimCharger, string>? ServerCall { get; set; }
+
+    public async Task ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct)
+    {
+        _closing = false;
+        if (_client is null)
+        {
+            _client = new MqttClientFactory().CreateMqttClient();
+            _client.ApplicationMessageReceivedAsync += e => { OnMessage(e.ApplicationMessage.Payload); return Task.CompletedTask; };
+            _client.DisconnectedAsync += _ =>
+            {
+                FailPending("disconnected", "connection closed with a call in flight");
+                if (!_closing) Dropped?.Invoke(this);
+                return Task.CompletedTask;
+            };
+        }
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(host, port)
+            .WithClientId(Id)
+            .WithCredentials(Id, Password)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(true)
+            // OCPP Heartbeat is the liveness signal; MQTT PINGREQs would double the idle traffic and add a timer per client.
+            .WithKeepAlivePeriod(TimeSpan.Zero)
+            .WithTimeout(timeout)
+            .Build();
+        var result = await _client.ConnectAsync(options, ct);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+            throw new OcppCallException("connect-refused:" + result.ResultCode, $"CONNECT refused: {result.ResultCode}");
+        var sub = await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(DownTopic, MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct);
+        if (sub.Items.Count != 1 || sub.Items.First().ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+            throw new OcppCallException("subscribe-refused", "SUBSCRIBE to own down topic refused");
+    }
+
+    public async Task DisconnectAsync()
+    {
+        _closing = true;
+        try
+        {
+            if (_client is { IsConnected: true } c) await c.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build());
+        }
+        catch (Exception) { /* already gone */ }
+    }
+
+    /// <summary>Heartbeat unless a call is already in flight (a real charger resets its heartbeat timer on any traffic).</summary>
+    public bool TryBeginIdleCall() => IsConnected && _callGate.Wait(0);
+
+    public Task<OcppAnswer> CallAsync(string action, Action<Utf8JsonWriter> payload, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync(action, payload, timeout, ct, gateHeld: false);
+
+    /// <summary>Sends a CALL and awaits its CALLRESULT/CALLERROR. Throws <see cref="OcppCallException"/> on time-out or drop.</summary>
+    public async Task<OcppAnswer> CallAsync(string action, Action<Utf8JsonWriter> payload, TimeSpan timeout, CancellationToken ct, bool gateHeld)
+    {
+        if (!gateHeld) await _callGate.WaitAsync(ct);
+        try
+        {
+            var client = _client;
+            if (client is not { IsConnected: true }) throw new OcppCallException("not-connected", $"{Id} is not connected");
+            var id = Id.Length <= 24 ? $"{Id}.{Interlocked.Increment(ref _sequence)}" : Interlocked.Increment(ref _sequence).ToString();
+            var waiter = new TaskCompletionSource<OcppAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _pending, waiter);
+            Volatile.Write(ref _pendingId, id);
+            var frame = OcppFrameWriter.Call(id, action, payload);
+            var published = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(UpTopic).WithPayload(frame).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct);
+            if (!published.IsSuccess) throw new OcppCallException("publish-refused:" + published.ReasonCode, $"PUBLISH refused: {published.ReasonCode}");
+            try
+            {
+                return await waiter.Task.WaitAsync(timeout, ct);
+            }
+            catch (TimeoutException)
+            {
+                throw new OcppCallException("timeout:" + action, $"{action} unanswered after {timeout.TotalSeconds:0} s");
+            }
+        }
+        catch (MQTTnet.Exceptions.MqttCommunicationException ex)
+        {
+            throw new OcppCallException("mqtt:" + ex.GetType().Name, ex.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _pendingId, null);
+            Volatile.Write(ref _pending, null);
+            _callGate.Release();
+        }
+    }
+
+    private void OnMessage(ReadOnlySequence<byte> payload)
+    {
+        // Read only [type, id, ...] with a forward reader; the payload is parsed later and only if the flow needs it.
+        int type;
+        string? id;
+        try
+        {
+            var reader = new Utf8JsonReader(payload);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray || !reader.Read() || reader.TokenType != JsonTokenType.Number) return;
+            type = reader.GetInt32();
+            if (!reader.Read() || reader.TokenType != JsonTokenType.String) return;
+            id = reader.GetString();
+        }
+        catch (JsonException) { return; }
+
+        if (type == 2)
+        {
+            AnswerServerCall(id!, payload.ToArray());
+            return;
+        }
+        var pending = Volatile.Read(ref _pending);
+        if (pending is null || !string.Equals(Volatile.Read(ref _pendingId), id, StringComparison.Ordinal)) return;
+        var bytes = payload.ToArray();
+        string? code = null;
+        if (type == 4)
+        {
+            var r = new Utf8JsonReader(bytes);
+            r.Read(); r.Read(); r.Read(); r.Read();
+            code = r.TokenType == JsonTokenType.String ? r.GetString() : "?";
+        }
+        pending.TrySetResult(new OcppAnswer(type == 4, code, bytes));
+    }
+
+    private void AnswerServerCall(string id, byte[] frame)
+    {
+        string action;
+        try
+        {
+            using var doc = JsonDocument.Parse(frame);
+            action = doc.RootElement[2].GetString() ?? "";
+        }
+        catch (Exception) { return; }
+        ServerCall?.Invoke(this, action);
+        var answer = OcppFrameWriter.CallResult(id, w =>
+        {
+            if (action is "RemoteStopTransaction" or "RemoteStartTransaction" or "UnlockConnector" or "Reset" or "ChangeAvailability")
+                w.WriteString("status", "Accepted");
+        });
+        _ = _client?.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(UpTopic).WithPayload(answer)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+    }
+
+    private void FailPending(string kind, string message) =>
+        Volatile.Read(ref _pending)?.TrySetException(new OcppCallException(kind, message));
+
+    public async ValueTask DisposeAsync()
+    {
+        await DisconnectAsync();
+        _client?.Dispose();
+        _client = null;
+    }
+}
