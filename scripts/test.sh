@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the tests need from Debian packages when missing (PostgreSQL server binaries,
+# Mosquitto), builds the solution once, then runs the unit and the integration test projects.
+# The integration tests start their own PostgreSQL (as the postgres user, in a temp dir), Mosquitto, embedded
+# MQTT broker and wallet-provider sandbox on loopback ports, and remove them afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-deps.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+dotnet build Orleans.EvCharge.sln -c Release -nologo -clp:ErrorsOnly
+dotnet test tests/EvCharge.UnitTests -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
+dotnet test tests/EvCharge.IntegrationTests -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
