@@ -8,7 +8,6 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddEvChargeSilo();
 
 var app = builder.Build();
-app.MapGet("/", () => Results.Redirect("/health"));
-app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+app.MapEvChargeSilo();
 await app.RunAsync();
 return 0;

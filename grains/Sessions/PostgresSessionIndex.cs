@@ -4,7 +4,7 @@ using Npgsql;
 namespace EvCharge.Sessions;
 
 /// <summary>The session index in the cluster profile's PostgreSQL database, shared by every silo.</summary>
-public sealed class PostgresSessionIndex : ISessionIndex, IAsyncDisposable
+public sealed class PostgresSessionIndex : ISessionIndex, ISessionStatistics, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
@@ -49,6 +49,12 @@ public sealed class PostgresSessionIndex : ISessionIndex, IAsyncDisposable
         await using var r = await cmd.ExecuteReaderAsync(ct);
         return await SessionIndexSql.ReadPageAsync(r, query.Limit,
             (rd, i) => new DateTimeOffset(DateTime.SpecifyKind(rd.GetDateTime(i), DateTimeKind.Utc)), ct);
+    }
+
+    public async Task<IReadOnlyDictionary<Charging.SessionState, long>> CountByStateAsync(CancellationToken ct = default)
+    {
+        await using var cmd = _dataSource.CreateCommand();
+        return await SessionStatisticsSql.ReadAsync(cmd, ct);
     }
 
     public async ValueTask DisposeAsync()

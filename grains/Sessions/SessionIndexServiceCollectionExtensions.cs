@@ -21,12 +21,14 @@ public static class SessionIndexServiceCollectionExtensions
                 throw new ArgumentException("Session index on Postgres needs a connection string.", nameof(options));
             services.TryAddSingleton(_ => Init(new PostgresSessionIndex(options.ConnectionString!), i => i.EnsureSchemaAsync(), options.EnsureSchema));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionIndex, PostgresSessionIndex>(sp => sp.GetRequiredService<PostgresSessionIndex>()));
+            services.TryAddSingleton<ISessionStatistics>(sp => sp.GetRequiredService<PostgresSessionIndex>());
         }
         else if (options.IsSqlite)
         {
             var path = string.IsNullOrWhiteSpace(options.ConnectionString) ? Path.Combine("data", "evcharge.db") : options.ConnectionString!;
             services.TryAddSingleton(_ => Init(new SqliteSessionIndex(path), i => i.EnsureSchemaAsync(), options.EnsureSchema));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ISessionIndex, SqliteSessionIndex>(sp => sp.GetRequiredService<SqliteSessionIndex>()));
+            services.TryAddSingleton<ISessionStatistics>(sp => sp.GetRequiredService<SqliteSessionIndex>());
         }
         else
         {

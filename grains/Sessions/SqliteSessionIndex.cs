@@ -8,7 +8,7 @@ namespace EvCharge.Sessions;
 /// (see <see cref="SqliteLedger"/>): one long-lived writer connection per process behind a semaphore, WAL so
 /// readers on their own pooled connections never wait for it, busy_timeout for the other writers of the file.
 /// </summary>
-public sealed class SqliteSessionIndex : ISessionIndex, IAsyncDisposable, IDisposable
+public sealed class SqliteSessionIndex : ISessionIndex, ISessionStatistics, IAsyncDisposable, IDisposable
 {
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -55,6 +55,15 @@ public sealed class SqliteSessionIndex : ISessionIndex, IAsyncDisposable, IDispo
         SessionIndexSql.BuildQuery(cmd, query, t => SessionCursor.ToMicros(t), micros => micros);
         await using var r = await cmd.ExecuteReaderAsync(ct);
         return await SessionIndexSql.ReadPageAsync(r, query.Limit, (rd, i) => SessionCursor.FromMicros(rd.GetInt64(i)), ct);
+    }
+
+    public async Task<IReadOnlyDictionary<Charging.SessionState, long>> CountByStateAsync(CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        return await SessionStatisticsSql.ReadAsync(cmd, ct);
     }
 
     private async Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)

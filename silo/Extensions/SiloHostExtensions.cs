@@ -2,7 +2,10 @@ using System.Net;
 using EvCharge.ChargerBridge.Extensions;
 using EvCharge.Ledger;
 using EvCharge.Payments;
+using EvCharge.Sessions;
+using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
+using Orleans.Dashboard;
 using EvCharge.SocialSandbox;
 
 namespace EvCharge.Silo.Extensions;
@@ -24,6 +27,8 @@ public static class SiloHostExtensions
         builder.UseOrleans(silo =>
         {
             silo.UseEvChargeStorage(profile);
+            silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
+            if (config.GetValue("Orleans:Dashboard", true)) silo.AddDashboard();
             if (profile.Provider == StorageProvider.Postgres)
             {
                 // Several silos on one host need their own ports; across hosts the defaults do.
@@ -33,17 +38,31 @@ public static class SiloHostExtensions
         });
 
         builder.Services.AddEvChargeCore(o => config.GetSection("EvCharge").Bind(o));
-        builder.Services.AddEvChargeLedger(profile.ToLedgerOptions());
-        builder.AddPaymentProvider();
+        var ledger = profile.ToLedgerOptions();
+        builder.Services.AddEvChargeLedger(ledger);
+        builder.Services.AddEvChargeSessionIndex(ledger);
+        var providerUrl = builder.AddPaymentProvider();
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
+        builder.Services.AddEvChargeHealth(ledger, providerUrl);
+        builder.AddEvChargeApi();
+        builder.AddEvChargeTelemetry();
         return builder;
+    }
+
+    /// <summary>The HTTP surface: operators' API, OpenAPI and /docs, health, /metrics, the Orleans dashboard.</summary>
+    public static WebApplication MapEvChargeSilo(this WebApplication app)
+    {
+        app.MapEvChargeApi();
+        app.MapEvChargeTelemetry();
+        app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+        return app;
     }
 
     /// <summary>
     /// The wallet provider: an external adapter URL (Payments:ProviderUrl), or by default the social-sandbox
     /// started inside this process on its own loopback port. Either way the silo speaks HTTP to it.
     /// </summary>
-    private static void AddPaymentProvider(this WebApplicationBuilder builder)
+    private static Uri AddPaymentProvider(this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
         var external = config["Payments:ProviderUrl"];
@@ -55,6 +74,7 @@ public static class SiloHostExtensions
             var dataFile = config["Payments:SandboxDataFile"] ?? Path.Combine(config["Storage:DataDirectory"] ?? "data", "sandbox.jsonl");
             builder.Services.AddHostedService(_ => new EmbeddedSandboxService(embeddedUrl, new SandboxOptions { DataFile = dataFile }));
         }
+        return providerUrl;
     }
 
     private sealed class EmbeddedSandboxService(string url, SandboxOptions options) : IHostedService

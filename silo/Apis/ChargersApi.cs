@@ -1,0 +1,146 @@
+using System.Security.Claims;
+using EvCharge.Charging;
+using EvCharge.Silo.Security;
+
+namespace EvCharge.Silo.Apis;
+
+public sealed record ChargerBody(string? CpoId, int? ConnectorCount, string? TariffId, long? HoldAmount, string? Password = null, string? Model = null, string? Location = null);
+
+/// <summary>A charger as operators see it. The charger's password is write-only: it is stored as a hash and never returned.</summary>
+public sealed record ChargerResponse(
+    string ChargerId, string CpoId, int ConnectorCount, string TariffId, long HoldAmount, string? Model, string? Location,
+    bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorView> Connectors);
+
+public sealed record LiveTransaction(int ConnectorId, ConnectorStatus Status, string SessionId, int? TransactionId, SessionState State,
+    long EnergyWh, long HoldAmount, DateTimeOffset? StartedAt, bool Seamless);
+
+public sealed record RemoteStopBody(int? TransactionId, string? Reason = null);
+public sealed record RemoteStopResponse(string ChargerId, int TransactionId, bool Sent);
+
+public static class ChargersApi
+{
+    public static RouteGroupBuilder MapChargersApi(this RouteGroupBuilder api)
+    {
+        var chargers = api.MapGroup("/chargers").WithTags("Chargers");
+        chargers.MapPut("/{chargerId}", PutCharger).RequireAuthorization(EvChargePolicies.Operator)
+            .WithSummary("Register or reconfigure a charger (CPO, connectors, tariff, hold amount, password)");
+        chargers.MapGet("/{chargerId}", GetCharger).WithSummary("Status, registration and connectors");
+        chargers.MapGet("/{chargerId}/connectors", GetConnectors).WithSummary("Connector states");
+        chargers.MapGet("/{chargerId}/transactions/live", GetLive).WithSummary("Transactions in progress on the charger");
+        chargers.MapPost("/{chargerId}/remote-stop", RemoteStop).RequireAuthorization(EvChargePolicies.Operator)
+            .WithSummary("Ask the charger to stop a live transaction (OCPP RemoteStopTransaction)");
+        chargers.MapGet("/{chargerId}/unreconciled", GetUnreconciled)
+            .WithSummary("StopTransaction/MeterValues for transaction ids the server never issued");
+        api.MapGet("/cpos/{cpoId}/chargers", ListForCpo).WithTags("Chargers").WithSummary("The CPO's chargers with their status");
+        return api;
+    }
+
+    private static async Task<IResult> PutCharger(string chargerId, ChargerBody? body, IGrainFactory grains)
+    {
+        var e = new FieldErrors();
+        e.Id("chargerId", chargerId);
+        if (body is null) return e.Add("body", "is required").ToResult();
+        e.Id("cpoId", body.CpoId);
+        e.Range("connectorCount", body.ConnectorCount, 1, 16);
+        e.Id("tariffId", body.TariffId);
+        e.Range("holdAmount", body.HoldAmount, 1_000, 1_000_000);
+        if (body.Password is not null && body.Password.Length is < 12 or > 128) e.Add("password", "must be 12-128 characters");
+        if (body.Model is { Length: > 64 }) e.Add("model", "must be at most 64 characters");
+        if (body.Location is { Length: > 256 }) e.Add("location", "must be at most 256 characters");
+        if (e.Any) return e.ToResult();
+
+        var contract = await grains.GetGrain<ICpoGrain>(body.CpoId!).GetContract();
+        if (contract is null) return ApiProblems.Unprocessable($"CPO {body.CpoId} has no contract; PUT /api/v1/cpos/{body.CpoId} first.", "unknown_cpo");
+        if (contract.Tariffs.All(t => t.TariffId != body.TariffId))
+            return ApiProblems.Unprocessable($"CPO {body.CpoId} has no tariff {body.TariffId}.", "unknown_tariff");
+        var charger = grains.GetGrain<IChargerGrain>(chargerId);
+        var before = await charger.GetView();
+        if (before.Registration is null && body.Password is null)
+            return new FieldErrors().Add("password", "is required when a charger is first registered").ToResult();
+        if (before.Registration is { } old && old.ConnectorCount > body.ConnectorCount)
+            return ApiProblems.Conflict("Connectors cannot be removed from a registered charger.", "connectors_shrink");
+
+        await charger.Register(new ChargerRegistration(body.CpoId!, body.ConnectorCount!.Value, body.TariffId!, body.HoldAmount!.Value,
+            body.Password, body.Model, body.Location));
+        var view = await charger.GetView();
+        return before.Registration is null
+            ? TypedResults.Created($"/api/v1/chargers/{chargerId}", ToResponse(view))
+            : TypedResults.Ok(ToResponse(view));
+    }
+
+    private static async Task<IResult> GetCharger(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (view, problem) = await Visible(chargerId, user, grains);
+        return problem ?? TypedResults.Ok(ToResponse(view!));
+    }
+
+    private static async Task<IResult> GetConnectors(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (view, problem) = await Visible(chargerId, user, grains);
+        return problem ?? TypedResults.Ok(view!.Connectors);
+    }
+
+    private static async Task<IResult> GetLive(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (view, problem) = await Visible(chargerId, user, grains);
+        if (problem is not null) return problem;
+        var live = new List<LiveTransaction>();
+        foreach (var c in view!.Connectors.Where(c => c.SessionId is not null))
+        {
+            var s = await grains.GetGrain<IChargingSessionGrain>(c.SessionId!).GetView();
+            live.Add(new LiveTransaction(c.ConnectorId, c.Status, s.SessionId, c.TransactionId ?? s.TransactionId, s.State, s.EnergyWh, s.HoldAmount, s.StartedAt, s.Seamless));
+        }
+        return TypedResults.Ok(live);
+    }
+
+    private static async Task<IResult> RemoteStop(string chargerId, RemoteStopBody? body, IGrainFactory grains, ClaimsPrincipal user)
+    {
+        var e = new FieldErrors();
+        if (body is null) return e.Add("body", "is required").ToResult();
+        e.Range("transactionId", body.TransactionId, 1, int.MaxValue);
+        if (body.Reason is { Length: > 128 }) e.Add("reason", "must be at most 128 characters");
+        if (e.Any) return e.ToResult();
+        var (view, problem) = await Visible(chargerId, user, grains);
+        if (problem is not null) return problem;
+        if (view!.Connectors.All(c => c.TransactionId != body.TransactionId))
+            return ApiProblems.Conflict($"Transaction {body.TransactionId} is not live on charger {chargerId}.", "transaction_not_live");
+        var sent = await grains.GetGrain<IChargerGrain>(chargerId).RemoteStop(body.TransactionId!.Value, body.Reason ?? "operator");
+        return sent
+            ? TypedResults.Accepted($"/api/v1/chargers/{chargerId}/transactions/live", new RemoteStopResponse(chargerId, body.TransactionId.Value, true))
+            : ApiProblems.Conflict($"Charger {chargerId} is not connected or refused the stop.", "remote_stop_not_sent");
+    }
+
+    private static async Task<IResult> GetUnreconciled(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (_, problem) = await Visible(chargerId, user, grains);
+        return problem ?? TypedResults.Ok(await grains.GetGrain<IChargerGrain>(chargerId).GetUnreconciled());
+    }
+
+    private static async Task<IResult> ListForCpo(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (_, problem) = await CposApi.Contract(cpoId, user, grains);
+        if (problem is not null) return problem;
+        var list = new List<ChargerResponse>();
+        foreach (var id in await grains.GetGrain<ICpoGrain>(cpoId).GetChargers())
+        {
+            var view = await grains.GetGrain<IChargerGrain>(id).GetView();
+            // A charger moved to another CPO stays in the old CPO's list; its registration is the truth.
+            if (view.Registration?.CpoId == cpoId) list.Add(ToResponse(view));
+        }
+        return TypedResults.Ok(list);
+    }
+
+    /// <summary>404 both for unknown chargers and other CPOs' chargers: a CPO key learns nothing about others.</summary>
+    private static async Task<(ChargerView? View, IResult? Problem)> Visible(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        if (!FieldErrors.IsId(chargerId)) return (null, ApiProblems.InvalidId("chargerId"));
+        var view = await grains.GetGrain<IChargerGrain>(chargerId).GetView();
+        if (view.Registration is null || !CallerScope.From(user).CanSee(view.Registration.CpoId))
+            return (null, ApiProblems.NotFound($"No charger {chargerId}."));
+        return (view, null);
+    }
+
+    private static ChargerResponse ToResponse(ChargerView v) => new(
+        v.ChargerId, v.Registration!.CpoId, v.Registration.ConnectorCount, v.Registration.TariffId, v.Registration.HoldAmount,
+        v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors);
+}

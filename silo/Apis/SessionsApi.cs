@@ -1,0 +1,116 @@
+using System.Security.Claims;
+using EvCharge.Charging;
+using EvCharge.Ledger;
+using EvCharge.Sessions;
+using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Mvc;
+
+namespace EvCharge.Silo.Apis;
+
+public sealed record SessionListResponse(IReadOnlyList<SessionSummary> Items, string? NextCursor);
+
+/// <summary>How the hold ended: captured (with the released rest), voided, expired, or still open.</summary>
+public sealed record HoldSummary(long Authorized, long Captured, long Released, long Voided, long Expired, bool Open);
+
+public sealed record SessionDetail(SessionView Session, HoldSummary Hold, IReadOnlyList<LedgerEntry> Ledger);
+
+public static class SessionsApi
+{
+    public static RouteGroupBuilder MapSessionsApi(this RouteGroupBuilder api)
+    {
+        var sessions = api.MapGroup("/sessions").WithTags("Sessions");
+        sessions.MapGet("/", List).WithSummary("Sessions, newest first, with filters and cursor paging");
+        sessions.MapGet("/attention", Attention).WithSummary("Sessions waiting for an operator (NeedsAttention) or ended in debt");
+        sessions.MapGet("/{sessionId}", Detail).WithSummary("One session: meter timeline, fee, hold, capture, split, receipt, ledger entries");
+        sessions.MapPost("/{sessionId}/resume", Resume).RequireAuthorization(EvChargePolicies.Operator)
+            .WithSummary("Finish whatever is in flight (capture, void, refund) after a provider outage");
+        return api;
+    }
+
+    private static async Task<IResult> List(
+        ClaimsPrincipal user, ISessionIndex index,
+        [FromQuery] string? cpoId, [FromQuery] string? chargerId, [FromQuery] string? state, [FromQuery] string? from,
+        [FromQuery] string? to, [FromQuery] string? seamless, [FromQuery] string? limit, [FromQuery] string? cursor)
+    {
+        var e = new FieldErrors();
+        var scope = CallerScope.From(user);
+        if (cpoId is not null) e.Id("cpoId", cpoId);
+        if (chargerId is not null) e.Id("chargerId", chargerId);
+        SessionState? st = null;
+        if (state is not null)
+        {
+            if (Enum.TryParse<SessionState>(state, true, out var s) && !int.TryParse(state, out _)) st = s;
+            else e.Add("state", $"must be one of {string.Join(", ", Enum.GetNames<SessionState>())}");
+        }
+        var f = ParseTime(e, "from", from);
+        var t = ParseTime(e, "to", to);
+        if (f is not null && t is not null && f >= t) e.Add("to", "must be after from");
+        bool? sl = null;
+        if (seamless is not null) { if (bool.TryParse(seamless, out var b)) sl = b; else e.Add("seamless", "must be true or false"); }
+        var n = 50;
+        if (limit is not null && (!int.TryParse(limit, out n) || n < 1 || n > SessionQueryLimits.MaxLimit))
+            e.Add("limit", $"must be an integer between 1 and {SessionQueryLimits.MaxLimit}");
+        if (cursor is not null && !SessionCursor.TryDecode(cursor, out _, out _)) e.Add("cursor", "is not a cursor this service issued");
+        if (e.Any) return e.ToResult();
+
+        if (!scope.IsOperator)
+        {
+            if (cpoId is not null && cpoId != scope.CpoId) return ApiProblems.Forbidden("A CPO key sees only its own sessions.");
+            cpoId = scope.CpoId;
+        }
+        var page = await index.QueryAsync(new SessionQuery(cpoId, chargerId, st, f, t, sl, n, cursor));
+        return TypedResults.Ok(new SessionListResponse(page.Items.Select(s => Mask(s, scope)).ToList(), page.NextCursor));
+    }
+
+    private static async Task<IResult> Attention(ClaimsPrincipal user, ISessionIndex index)
+    {
+        var scope = CallerScope.From(user);
+        var items = new List<SessionSummary>();
+        foreach (var state in new[] { SessionState.NeedsAttention, SessionState.Debt })
+            items.AddRange((await index.QueryAsync(new SessionQuery(scope.IsOperator ? null : scope.CpoId, State: state, Limit: SessionQueryLimits.MaxLimit))).Items);
+        return TypedResults.Ok(items.OrderByDescending(s => s.CreatedAt).Select(s => Mask(s, scope)).ToList());
+    }
+
+    private static async Task<IResult> Detail(string sessionId, ClaimsPrincipal user, IGrainFactory grains, ILedger ledger)
+    {
+        var (view, problem) = await Visible(sessionId, user, grains);
+        if (problem is not null) return problem;
+        var entries = await ledger.GetSessionEntriesAsync(sessionId);
+        long Sum(JournalKind kind) => entries.Where(x => x.Kind == kind && x.Amount > 0).Sum(x => x.Amount);
+        var holdOpen = entries.Where(x => x.Account == Accounts.Hold(sessionId)).Sum(x => x.Amount) != 0;
+        var hold = new HoldSummary(Sum(JournalKind.Hold), Sum(JournalKind.Capture), Sum(JournalKind.Release), Sum(JournalKind.Void), Sum(JournalKind.Expire), holdOpen);
+        var scope = CallerScope.From(user);
+        return TypedResults.Ok(new SessionDetail(scope.IsOperator ? view! : view! with { WalletKey = MaskWallet(view!.WalletKey) }, hold, entries));
+    }
+
+    private static async Task<IResult> Resume(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (_, problem) = await Visible(sessionId, user, grains);
+        return problem ?? TypedResults.Ok(await grains.GetGrain<IChargingSessionGrain>(sessionId).Resume());
+    }
+
+    /// <summary>404 for unknown sessions and for other CPOs' sessions alike.</summary>
+    internal static async Task<(SessionView? View, IResult? Problem)> Visible(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        if (!FieldErrors.IsId(sessionId)) return (null, ApiProblems.InvalidId("sessionId"));
+        var view = await grains.GetGrain<IChargingSessionGrain>(sessionId).GetView();
+        if (view.ChargerId is null || !CallerScope.From(user).CanSee(view.CpoId)) return (null, ApiProblems.NotFound($"No session {sessionId}."));
+        return (view, null);
+    }
+
+    private static DateTimeOffset? ParseTime(FieldErrors e, string field, string? value)
+    {
+        if (value is null) return null;
+        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var t)
+            && (value.EndsWith('Z') || value.Contains('+') || value.LastIndexOf('-') > 9))
+            return t;
+        e.Add(field, "must be an ISO 8601 time with an offset, e.g. 2026-01-31T00:00:00+09:00");
+        return null;
+    }
+
+    /// <summary>A CPO sees that a wallet paid, not which wallet: the provider reference stays with the operator.</summary>
+    private static SessionSummary Mask(SessionSummary s, CallerScope scope) => scope.IsOperator ? s : s with { WalletKey = MaskWallet(s.WalletKey) };
+
+    private static string? MaskWallet(string? walletKey) =>
+        walletKey is null ? null : walletKey.IndexOf(':') is var i and > 0 ? walletKey[..(i + 1)] + "****" : "****";
+}

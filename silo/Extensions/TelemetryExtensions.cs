@@ -1,0 +1,86 @@
+using System.Diagnostics.Metrics;
+using EvCharge.Charging;
+using EvCharge.Sessions;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace EvCharge.Silo.Extensions;
+
+/// <summary>
+/// OpenTelemetry for the silo: traces from EvCharge's ActivitySource, Orleans grain calls (with
+/// <c>AddActivityPropagation</c> on the silo, see <see cref="SiloHostExtensions"/>), ASP.NET Core and HttpClient
+/// (the wallet provider calls); metrics from the "EvCharge" meter plus sessions by state. OTLP export when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; Prometheus scrape at <c>/metrics</c>.
+/// </summary>
+public static class TelemetryExtensions
+{
+    /// <summary>Orleans' tracing sources (grain calls, client and server side).</summary>
+    public static readonly string[] OrleansSources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
+
+    public static WebApplicationBuilder AddEvChargeTelemetry(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<SessionStateGauge>();
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "evcharge-silo"))
+            .WithTracing(t => t
+                .AddSource(EvChargeTelemetry.Name)
+                .AddSource(OrleansSources)
+                .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
+                    !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health"))
+                .AddHttpClientInstrumentation())
+            .WithMetrics(m => m
+                .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddPrometheusExporter());
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            otel.UseOtlpExporter();
+        return builder;
+    }
+
+    public static WebApplication MapEvChargeTelemetry(this WebApplication app)
+    {
+        app.Services.GetRequiredService<SessionStateGauge>(); // creates the observable gauge
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}
+
+/// <summary>
+/// <c>evcharge.sessions.by_state</c>: sessions per state, from the session index. Observable callbacks are
+/// synchronous, so the gauge reports the last snapshot and refreshes it in the background at most every 15 s.
+/// </summary>
+internal sealed class SessionStateGauge : IDisposable
+{
+    public const string MeterName = "EvCharge.Operations";
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(15);
+    private readonly Meter _meter = new(MeterName);
+    private readonly ISessionStatistics? _statistics;
+    private readonly TimeProvider _time;
+    private IReadOnlyDictionary<SessionState, long> _snapshot = new Dictionary<SessionState, long>();
+    private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
+    private int _refreshing;
+
+    public SessionStateGauge(IServiceProvider services, TimeProvider time)
+    {
+        _statistics = services.GetService<ISessionStatistics>();
+        _time = time;
+        _meter.CreateObservableGauge("evcharge.sessions.by_state", Observe, description: "Sessions per state (session index)");
+    }
+
+    private IEnumerable<Measurement<long>> Observe()
+    {
+        if (_statistics is not null && _time.GetUtcNow() - _refreshedAt > RefreshEvery && Interlocked.Exchange(ref _refreshing, 1) == 0)
+            _ = Task.Run(async () =>
+            {
+                try { _snapshot = await _statistics.CountByStateAsync(); _refreshedAt = _time.GetUtcNow(); }
+                catch { /* the database health check reports outages; keep the last snapshot */ }
+                finally { Volatile.Write(ref _refreshing, 0); }
+            });
+        return _snapshot.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("state", kv.Key.ToString())));
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
