@@ -36,8 +36,10 @@ internal sealed class ChargingSessionGrain(
     {
         if (S.State != SessionState.Created) return AuthorizationAnswer(); // a replayed request gets the first answer
 
-        await Save(S with { State = SessionState.Authorizing, Start = start, CreatedAt = Now, LastActivity = Now });
+        // The watchdog first: if this silo dies after the intent is saved, the reminder resolves the authorization.
+        // (A reminder left on a session that never saved its intent stops itself, see Drive.)
         await EnsureWatchdog();
+        await Save(S with { State = SessionState.Authorizing, Start = start, CreatedAt = Now, LastActivity = Now, Attempts = 0 });
 
         if (!gateways.TryGet(start.Payment.Provider, out var gateway))
             return await Reject("unknown_provider");
@@ -58,7 +60,7 @@ internal sealed class ChargingSessionGrain(
             // We cannot know whether a hold exists. Tell the charger "rejected" now; the watchdog asks the
             // provider by order id and voids anything it finds, so no hold is left behind.
             logger.LogWarning(ex, "Authorization for session {Session} has no answer; resolving by order id", SessionId);
-            await Save(S with { State = SessionState.Voiding, Reason = "provider_unavailable" });
+            await Save(S with { State = SessionState.Voiding, Reason = "provider_unavailable", LastActivity = Now });
             return AuthorizationAnswer();
         }
         finally
@@ -132,7 +134,7 @@ internal sealed class ChargingSessionGrain(
 
     async Task<SessionView> IChargingSessionGrain.Cancel(string reason)
     {
-        if (S.State is SessionState.Authorized or SessionState.Voiding)
+        if (S.Step is SessionState.Authorized or SessionState.Voiding && S.AuthorizationId is not null)
             await VoidHold(reason, releaseWallet: true);
         return View();
     }
@@ -152,14 +154,17 @@ internal sealed class ChargingSessionGrain(
             return new RefundOutcome(false, null, amount, [], "refund_exceeds_captured");
 
         var reversals = SplitCalculator.Reverse(amount, S.Splits, S.Refunds.SelectMany(r => r.Reversals).ToList());
-        var refund = new RefundRecord($"r{S.Refunds.Count + 1}", idempotencyKey, amount, reversals, false, null, reason);
-        await Save(S with { Refunds = [.. S.Refunds, refund] }); // intent first, then the provider call
+        var number = Math.Max(S.NextRefundNumber, S.Refunds.Count) + 1;
+        var refund = new RefundRecord($"r{number}", idempotencyKey, amount, reversals, false, null, reason);
+        // The watchdog before the intent: a crash during the provider call leaves a pending refund that it finishes.
+        await EnsureWatchdog();
+        await Save(S with { Refunds = [.. S.Refunds, refund], NextRefundNumber = number }); // intent first, then the provider call
         return await CompleteRefund(refund);
     }
 
     async Task<SessionView> IChargingSessionGrain.Resume()
     {
-        await Drive();
+        await Drive(force: true);
         return View();
     }
 
@@ -167,33 +172,55 @@ internal sealed class ChargingSessionGrain(
 
     async Task IRemindable.ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName == Watchdog) await Drive();
+        if (reminderName == Watchdog) await Drive(force: false);
     }
 
-    /// <summary>Moves the session on from wherever it stands: timeouts, retries, finishing interrupted steps.</summary>
-    private async Task Drive()
+    /// <summary>The provider's hold is close enough to its expiry that it must be captured (or released) now.</summary>
+    private bool HoldExpiring => S.AuthorizationId is not null && S.HoldExpiresAt is { } expires && Now >= expires - _options.HoldRefreshBefore;
+
+    /// <summary>
+    /// Moves the session on from wherever it stands: timeouts, retries, finishing interrupted steps. The watchdog
+    /// honours the back-off (<see cref="SessionRecord.NextAttemptAt"/>) unless the hold is about to expire; an explicit
+    /// <c>Resume</c> does not wait.
+    /// </summary>
+    private async Task Drive(bool force)
     {
-        switch (S.State)
+        if (S.State == SessionState.Created)
         {
-            case SessionState.Authorizing:
-            case SessionState.Voiding when S.AuthorizationId is null:
-                await ResolveUnansweredAuthorization();
-                break;
-            case SessionState.Voiding:
-                await VoidHold(S.Reason ?? "void", releaseWallet: true);
-                break;
-            case SessionState.Authorized when Now - (S.AuthorizedAt ?? S.CreatedAt) >= _options.StartTimeout:
-                await VoidHold("start_timeout", releaseWallet: true);
-                break;
-            case SessionState.Charging when Now - S.LastActivity >= _options.StopTimeout:
-                await CloseLostStop();
-                break;
-            case SessionState.Stopped or SessionState.Settling or SessionState.NeedsAttention:
-                await Settle();
-                break;
+            await StopWatchdog(); // a reminder registered by an Authorize that died before saving its intent
+            return;
         }
-        foreach (var pending in S.Refunds.Where(r => !r.Done).ToList())
-            await CompleteRefund(pending);
+        var due = force || S.NextAttemptAt is not { } next || Now >= next || HoldExpiring;
+        if (due)
+        {
+            switch (S.Step)
+            {
+                case SessionState.Authorizing:
+                case SessionState.Voiding when S.AuthorizationId is null:
+                    await ResolveUnansweredAuthorization();
+                    break;
+                case SessionState.Voiding:
+                    await VoidHold(S.Reason ?? "void", releaseWallet: true);
+                    break;
+                case SessionState.Authorized when HoldExpiring:
+                    await VoidHold("hold_expiring", releaseWallet: true);
+                    break;
+                case SessionState.Authorized when Now - (S.AuthorizedAt ?? S.CreatedAt) >= _options.StartTimeout:
+                    await VoidHold("start_timeout", releaseWallet: true);
+                    break;
+                case SessionState.Charging when HoldExpiring:
+                    await CloseBeforeHoldExpires();
+                    break;
+                case SessionState.Charging when Now - S.LastActivity >= _options.StopTimeout:
+                    await CloseLostStop();
+                    break;
+                case SessionState.Stopped or SessionState.Settling:
+                    await Settle();
+                    break;
+            }
+            foreach (var pending in S.Refunds.Where(r => !r.Done).ToList())
+                await CompleteRefund(pending);
+        }
         if (S.IsTerminal && S.Refunds.All(r => r.Done)) await StopWatchdog();
     }
 
@@ -203,6 +230,24 @@ internal sealed class ChargingSessionGrain(
         var last = S.Samples.Count > 0 ? S.Samples.MaxBy(s => s.Timestamp)! : new MeterSample(S.StartedAt ?? S.LastActivity, S.MeterStartWh);
         logger.LogWarning("Session {Session} had no stop for {Timeout}; closing at {Wh} Wh", SessionId, _options.StopTimeout, last.EnergyWh);
         await Save(S with { State = SessionState.Stopped, MeterStopWh = Math.Max(last.EnergyWh, S.MeterStartWh), StoppedAt = last.Timestamp, StopReason = "stop_timeout" });
+        await Settle();
+        if (S.Start is not null)
+            GrainFactory.GetGrain<IChargerGrain>(S.Start.ChargerId).SessionEnded(SessionId, S.TransactionId).Ignore();
+    }
+
+    /// <summary>
+    /// The provider will soon let the hold expire while the car is still charging. A hold for a one-time payment code
+    /// cannot be renewed, and the ledger places one hold per session, so the session is closed at its last meter value
+    /// and captured while the hold still stands; the charger is asked to stop (fire-and-forget: the charger may be
+    /// waiting on this very session). A later StopTransaction is confirmed and charges nothing twice.
+    /// </summary>
+    private async Task CloseBeforeHoldExpires()
+    {
+        var last = S.Samples.Count > 0 ? S.Samples.MaxBy(s => s.Timestamp)! : new MeterSample(S.StartedAt ?? S.LastActivity, S.MeterStartWh);
+        logger.LogWarning("Session {Session}: hold {Authorization} expires at {Expires}; capturing at {Wh} Wh now", SessionId, S.AuthorizationId, S.HoldExpiresAt, last.EnergyWh);
+        await Save(S with { State = SessionState.Stopped, MeterStopWh = Math.Max(last.EnergyWh, S.MeterStartWh), StoppedAt = last.Timestamp, StopReason = "hold_expiring" });
+        if (S.Start is not null && S.TransactionId is { } tx)
+            GrainFactory.GetGrain<IChargerGrain>(S.Start.ChargerId).RemoteStop(tx, "hold_expiring").Ignore();
         await Settle();
         if (S.Start is not null)
             GrainFactory.GetGrain<IChargerGrain>(S.Start.ChargerId).SessionEnded(SessionId, S.TransactionId).Ignore();
@@ -220,86 +265,140 @@ internal sealed class ChargingSessionGrain(
         }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }
 
+    /// <summary>
+    /// Stopped: computes the fee and the plan (capture, splits, receipt) once and persists it as the Settling intent.
+    /// Settling: sends exactly that plan under the fixed capture key, so a retry after a lost answer or a crash is the
+    /// same request and the provider replays its first answer.
+    /// </summary>
     private async Task Settle()
     {
-        if (S.State is not (SessionState.Stopped or SessionState.Settling or SessionState.NeedsAttention) || S.Start is null) return;
+        if (S.Step is not (SessionState.Stopped or SessionState.Settling) || S.Start is null) return;
         var start = S.Start;
         var breakdown = FeeCalculator.Compute(start.Tariff, S.MeterStartWh, S.StartedAt ?? S.CreatedAt, S.Samples, S.MeterStopWh ?? S.MeterStartWh, S.StoppedAt ?? Now);
-        if (breakdown.BelowMinimum || breakdown.Fee == 0)
-        {
-            await Save(S with { Fee = 0 });
-            await VoidHold("below_minimum", releaseWallet: true);
-            return;
-        }
-
-        var (capture, excess) = HoldPolicy.CaptureWithin(breakdown.Fee, S.Authorized);
-        var splits = SplitCalculator.Split(capture, start.Commission, start.CpoPayeeAccount, start.PlatformPayeeAccount);
-        var receipt = Vat.Receipt(capture);
         if (S.State == SessionState.Stopped)
         {
+            if (breakdown.BelowMinimum || breakdown.Fee == 0)
+            {
+                await Save(S with { Fee = 0 });
+                await VoidHold("below_minimum", releaseWallet: true);
+                return;
+            }
+            var (planned, _) = HoldPolicy.CaptureWithin(breakdown.Fee, S.Authorized);
             if (S.ChargerFee is { } reported && reported != breakdown.Fee)
                 logger.LogWarning("Session {Session}: charger reported fee {Charger} KRW, server computed {Server} KRW; charging the server's", SessionId, reported, breakdown.Fee);
-            await Save(S with { State = SessionState.Settling, Fee = breakdown.Fee, PlannedCapture = capture, Splits = splits, Receipt = receipt });
+            await Save(S with
+            {
+                State = SessionState.Settling, Fee = breakdown.Fee, PlannedCapture = planned, Attempts = 0, NextAttemptAt = null,
+                Splits = SplitCalculator.Split(planned, start.Commission, start.CpoPayeeAccount, start.PlatformPayeeAccount),
+                Receipt = Vat.Receipt(planned),
+            });
         }
 
-        if (!gateways.TryGet(start.Payment.Provider, out var gateway)) return;
+        if (!gateways.TryGet(start.Payment.Provider, out var gateway))
+        {
+            await Attention(SessionState.Settling, "unknown_provider");
+            return;
+        }
+        var capture = S.PlannedCapture;
+        var receipt = S.Receipt!;
         using var activity = EvChargeTelemetry.Source.StartActivity("session.capture");
         activity?.SetTag("evcharge.session", SessionId);
         CaptureOutcome outcome;
         try
         {
             outcome = await gateway.CaptureAsync(
-                new CaptureRequest(S.AuthorizationId!, capture, splits,
+                new CaptureRequest(S.AuthorizationId!, capture, S.Splits,
                     new ReceiptDetails(start.ChargerId, start.ConnectorId, SessionId, breakdown.EnergyWh, S.StartedAt ?? S.CreatedAt, S.StoppedAt ?? Now, receipt.Total, receipt.SupplyValue, receipt.Vat)),
                 $"{SessionId}:capture");
         }
         catch (PaymentProviderUnavailableException ex)
         {
             EvChargeTelemetry.CaptureFailures.Add(1, new KeyValuePair<string, object?>("kind", "unavailable"));
-            var attempts = S.Attempts + 1;
-            var next = attempts >= _options.MaxSettlementAttempts ? SessionState.NeedsAttention : SessionState.Settling;
-            logger.LogWarning(ex, "Capture for session {Session} unanswered (attempt {Attempt}); will retry", SessionId, attempts);
-            await Save(S with { State = next, Attempts = attempts, Reason = next == SessionState.NeedsAttention ? $"capture_unavailable after {attempts} attempts" : S.Reason });
-            return; // the watchdog retries with the same idempotency key
-        }
-
-        if (!outcome.Succeeded)
-        {
-            // The provider definitely refused (hold expired or voided): energy was delivered, so it becomes a debt.
-            EvChargeTelemetry.CaptureFailures.Add(1, new KeyValuePair<string, object?>("kind", "definite"));
-            await ledger.PostAsync(Journals.Expire(SessionId, S.WalletKey!, S.Authorized));
-            await ledger.PostAsync(Journals.Debt(SessionId, S.WalletKey!, breakdown.Fee, outcome.ErrorCode));
-            await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!).ReleaseHold(SessionId);
-            await Save(S with { State = SessionState.Debt, Debt = breakdown.Fee, Reason = outcome.ErrorCode ?? "capture_failed" });
-            await StopWatchdog();
+            logger.LogWarning(ex, "Capture for session {Session} unanswered (attempt {Attempt}); will retry with the same key", SessionId, S.Attempts + 1);
+            await Failed(SessionState.Settling, "capture_unavailable");
             return;
         }
 
-        await ledger.PostAsync(Journals.Capture(SessionId, outcome.Captured, outcome.PaymentId!));
-        if (S.Authorized - outcome.Captured > 0)
-            await ledger.PostAsync(Journals.Release(SessionId, S.WalletKey!, S.Authorized - outcome.Captured));
-        foreach (var part in splits)
-            await ledger.PostAsync(Journals.Remit(SessionId, part, outcome.PaymentId!));
+        if (outcome.Succeeded)
+        {
+            await RecordCapture(outcome.PaymentId!, outcome.Captured);
+            return;
+        }
+        // A definite refusal. Do not guess what it means for the money: ask the provider what became of the hold.
+        EvChargeTelemetry.CaptureFailures.Add(1, new KeyValuePair<string, object?>("kind", "definite"));
+        ProviderAuthorization? found;
+        try
+        {
+            found = await gateway.GetAsync(S.AuthorizationId!);
+        }
+        catch (PaymentProviderUnavailableException)
+        {
+            await Failed(SessionState.Settling, $"capture_refused_{outcome.ErrorCode}_unconfirmed");
+            return;
+        }
+        switch (found?.Status)
+        {
+            case ProviderAuthorizationStatus.Captured or ProviderAuthorizationStatus.PartiallyRefunded or ProviderAuthorizationStatus.Refunded
+                when found.PaymentId is not null && found.Captured == capture:
+                await RecordCapture(found.PaymentId, found.Captured); // it did happen (e.g. a replay refused): book what the provider holds
+                break;
+            case ProviderAuthorizationStatus.Expired:
+                await RecordDebt(Journals.Expire(SessionId, S.WalletKey!, S.Authorized), outcome.ErrorCode ?? "authorization_expired");
+                break;
+            case ProviderAuthorizationStatus.Voided:
+                await RecordDebt(Journals.Void(SessionId, S.WalletKey!, S.Authorized, outcome.ErrorCode), outcome.ErrorCode ?? "authorization_voided");
+                break;
+            default:
+                // Still authorized (the request itself was refused) or captured differently: a person must look.
+                await Attention(SessionState.Settling, $"capture_refused_{outcome.ErrorCode}_provider_{found?.Status.ToString() ?? "unknown"}");
+                break;
+        }
+    }
+
+    private async Task RecordCapture(string paymentId, long captured)
+    {
+        if (captured != S.PlannedCapture)
+        {
+            await Attention(SessionState.Settling, $"captured_{captured}_planned_{S.PlannedCapture}");
+            return;
+        }
+        await ledger.PostAsync(Journals.Capture(SessionId, captured, paymentId));
+        if (S.Authorized - captured > 0)
+            await ledger.PostAsync(Journals.Release(SessionId, S.WalletKey!, S.Authorized - captured));
+        foreach (var part in S.Splits.Where(p => p.Amount > 0))
+            await ledger.PostAsync(Journals.Remit(SessionId, part, paymentId));
 
         var wallet = GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!);
         await wallet.ReleaseHold(SessionId);
-        await wallet.RecordReceipt(SessionId, outcome.Captured);
-        EvChargeTelemetry.CapturedWon.Add(outcome.Captured);
+        await wallet.RecordReceipt(SessionId, captured);
+        EvChargeTelemetry.CapturedWon.Add(captured);
         // Capture never exceeds the hold (design §6). What the charger delivered past it, in the moments between the
         // hold being reached and RemoteStopTransaction taking effect, is written off, visible as the reason.
+        var excess = (S.Fee ?? captured) - captured;
         await Save(S with
         {
-            State = SessionState.Settled, Captured = outcome.Captured, PaymentId = outcome.PaymentId,
-            Reason = excess > 0 ? $"fee_exceeded_hold_by_{excess}" : S.State == SessionState.NeedsAttention ? null : S.Reason,
+            State = SessionState.Settled, Captured = captured, PaymentId = paymentId, AttentionStep = null, AttentionReason = null, NextAttemptAt = null,
+            Reason = excess > 0 ? $"fee_exceeded_hold_by_{excess}" : S.Reason,
         });
         if (S.Refunds.All(r => r.Done)) await StopWatchdog();
+    }
+
+    /// <summary>The hold is gone at the provider (expired or voided) and energy was delivered: the driver owes it.</summary>
+    private async Task RecordDebt(Journal resolution, string reason)
+    {
+        await ledger.PostAsync(resolution);
+        await ledger.PostAsync(Journals.Debt(SessionId, S.WalletKey!, S.PlannedCapture, reason));
+        await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!).ReleaseHold(SessionId);
+        logger.LogError("Session {Session}: capture of {Amount} KRW refused ({Reason}); recorded as debt", SessionId, S.PlannedCapture, reason);
+        await Save(S with { State = SessionState.Debt, Debt = S.PlannedCapture, Reason = reason, AttentionStep = null, AttentionReason = null, NextAttemptAt = null });
+        await StopWatchdog();
     }
 
     /// <summary>Voids the session's hold at the provider and records it. Idempotent: the void key is fixed.</summary>
     private async Task VoidHold(string reason, bool releaseWallet)
     {
-        if (S.State != SessionState.Voiding || S.Reason != reason)
-            await Save(S with { State = SessionState.Voiding, Reason = reason });
+        if (S.Step != SessionState.Voiding)
+            await Save(S with { State = SessionState.Voiding, Reason = reason, Attempts = 0, NextAttemptAt = null });
         if (S.AuthorizationId is null || !gateways.TryGet(S.Start!.Payment.Provider, out var gateway))
         {
             await Finish(SessionState.Voided);
@@ -313,23 +412,36 @@ internal sealed class ChargingSessionGrain(
         }
         catch (PaymentProviderUnavailableException ex)
         {
-            logger.LogWarning(ex, "Void for session {Session} unanswered; the watchdog retries", SessionId);
-            await Save(S with { Attempts = S.Attempts + 1 });
+            logger.LogWarning(ex, "Void for session {Session} unanswered; the watchdog retries with the same key", SessionId);
+            await Failed(SessionState.Voiding, "void_unavailable");
             return;
         }
 
-        // A hold the provider already let expire is resolved as expired rather than voided.
-        var journal = outcome.Succeeded || outcome.ErrorCode != "authorization_expired"
-            ? Journals.Void(SessionId, S.WalletKey!, S.Authorized, reason)
-            : Journals.Expire(SessionId, S.WalletKey!, S.Authorized);
+        Journal journal;
+        if (outcome.Succeeded)
+            journal = Journals.Void(SessionId, S.WalletKey!, S.Authorized, S.Reason ?? reason);
+        else if (outcome.ErrorCode == "authorization_expired")
+            journal = Journals.Expire(SessionId, S.WalletKey!, S.Authorized); // the provider already released it
+        else
+        {
+            // Anything else (already_captured, unknown authorization) means our picture differs from the provider's:
+            // nothing is posted, the session waits visibly, and reconciliation shows the difference.
+            await Attention(SessionState.Voiding, $"void_refused_{outcome.ErrorCode}");
+            return;
+        }
         await ledger.PostAsync(journal);
         if (releaseWallet) await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!).ReleaseHold(SessionId);
+        await Save(S with { AttentionStep = null, AttentionReason = null, NextAttemptAt = null });
         await Finish(SessionState.Voided);
-        if (S.Start is not null && reason is "start_timeout" or "below_minimum")
+        if (S.Start is not null && S.Reason is "start_timeout" or "below_minimum" or "hold_expiring")
             GrainFactory.GetGrain<IChargerGrain>(S.Start.ChargerId).SessionEnded(SessionId, S.TransactionId).Ignore();
     }
 
-    /// <summary>The authorize call got no answer: ask the provider by our order id and void whatever hold exists.</summary>
+    /// <summary>
+    /// The authorize call got no answer (or the silo died during it): ask the provider by our order id and void whatever
+    /// hold exists. A request still travelling could land after an empty answer, so "no hold" is only concluded once
+    /// the start timeout has passed since the call; until then the watchdog asks again.
+    /// </summary>
     private async Task ResolveUnansweredAuthorization()
     {
         if (S.Start is null || !gateways.TryGet(S.Start.Payment.Provider, out var gateway))
@@ -344,12 +456,19 @@ internal sealed class ChargingSessionGrain(
         }
         catch (PaymentProviderUnavailableException)
         {
-            await Save(S with { Attempts = S.Attempts + 1 });
+            await Failed(S.Step, "authorization_unresolved");
             return;
         }
         if (found is null || found.Status is not ProviderAuthorizationStatus.Authorized)
         {
-            await Save(S with { Reason = S.Reason ?? "authorization_interrupted" });
+            if (found is null && Now - S.LastActivity < _options.StartTimeout) return; // ask again on the next tick
+            if (found is { Status: not (ProviderAuthorizationStatus.Voided or ProviderAuthorizationStatus.Expired) })
+            {
+                // Captured under our order id although we never asked to capture: impossible unless another system did.
+                await Attention(S.Step, $"authorization_{found.Status}_unexpected");
+                return;
+            }
+            await Save(S with { Reason = S.Reason ?? "authorization_interrupted", AttentionStep = null, AttentionReason = null });
             await Finish(SessionState.Rejected);
             return;
         }
@@ -372,21 +491,66 @@ internal sealed class ChargingSessionGrain(
         }
         catch (PaymentProviderUnavailableException)
         {
-            await EnsureWatchdog(); // the refund intent is saved; the watchdog finishes it
+            // The refund may or may not have happened: the intent stays, the watchdog repeats it with the same key.
+            var attempts = S.Attempts + 1;
+            await EnsureWatchdog();
+            await Save(S with
+            {
+                Attempts = attempts, NextAttemptAt = Now + Backoff(attempts),
+                AttentionReason = attempts >= _options.MaxSettlementAttempts ? $"refund_{refund.RefundId}_unavailable after {attempts} attempts" : S.AttentionReason,
+            });
             return new RefundOutcome(false, refund.RefundId, refund.Amount, refund.Reversals, "provider_unavailable_retrying");
         }
         if (!result.Succeeded)
         {
-            await Save(S with { Refunds = S.Refunds.Where(r => r.RefundId != refund.RefundId).ToList() });
+            await Save(S with { Refunds = S.Refunds.Where(r => r.RefundId != refund.RefundId).ToList(), Attempts = 0, NextAttemptAt = null, AttentionReason = null });
             return new RefundOutcome(false, refund.RefundId, refund.Amount, refund.Reversals, result.ErrorCode ?? "refund_failed");
         }
         await ledger.PostAsync(Journals.Refund(SessionId, refund.RefundId, S.WalletKey!, refund.Amount));
-        foreach (var part in refund.Reversals)
+        foreach (var part in refund.Reversals.Where(p => p.Amount > 0))
             await ledger.PostAsync(Journals.RefundReversal(SessionId, refund.RefundId, part));
         var done = refund with { Done = true, ProviderRefundId = result.RefundId };
-        await Save(S with { Refunds = S.Refunds.Select(r => r.RefundId == refund.RefundId ? done : r).ToList() });
+        await Save(S with { Refunds = S.Refunds.Select(r => r.RefundId == refund.RefundId ? done : r).ToList(), Attempts = 0, NextAttemptAt = null, AttentionReason = null });
+        if (S.IsTerminal && S.Refunds.All(r => r.Done)) await StopWatchdog();
         return RefundAnswer(done);
     }
+
+    /// <summary>
+    /// A provider step got no answer: count it and back off (watchdog period × 1, 2, 4, 8). After
+    /// <see cref="EvChargeOptions.MaxSettlementAttempts"/> the session shows NeedsAttention with the reason, and the
+    /// watchdog keeps retrying the same step with the same key at the slow pace.
+    /// </summary>
+    private async Task Failed(SessionState step, string reason)
+    {
+        var attempts = S.Attempts + 1;
+        if (attempts >= _options.MaxSettlementAttempts)
+        {
+            await Attention(step, $"{reason} after {attempts} attempts", attempts);
+            return;
+        }
+        await Save(S with { Attempts = attempts, NextAttemptAt = Now + Backoff(attempts) });
+    }
+
+    private async Task Attention(SessionState step, string reason, int? attempts = null)
+    {
+        if (S.State != SessionState.NeedsAttention)
+            logger.LogError("Session {Session} needs attention in {Step}: {Reason}", SessionId, step, reason);
+        var tries = attempts ?? Math.Max(S.Attempts + 1, _options.MaxSettlementAttempts);
+        await Save(S with
+        {
+            State = SessionState.NeedsAttention, AttentionStep = step, AttentionReason = reason, Attempts = tries,
+            NextAttemptAt = Now + Backoff(tries),
+        });
+        await EnsureWatchdog();
+    }
+
+    private TimeSpan Backoff(int attempts) =>
+        attempts >= _options.MaxSettlementAttempts
+            ? _options.WatchdogPeriod * AttentionPaceFactor
+            : _options.WatchdogPeriod * Math.Min(1 << Math.Max(0, attempts - 1), 8);
+
+    /// <summary>Sessions needing attention are retried this many watchdog periods apart.</summary>
+    private const int AttentionPaceFactor = 16;
 
     private async Task<SessionAuthorization> Reject(string reason)
     {
@@ -462,7 +626,7 @@ internal sealed class ChargingSessionGrain(
             SessionId, S.State, S.Start?.ChargerId, S.Start?.ConnectorId ?? 0, S.Start?.CpoId, S.TransactionId, S.WalletKey,
             S.AuthorizationId, S.Authorized, energy, S.Fee, S.ChargerFee,
             S.ChargerFee is { } c && S.Fee is { } f && c != f,
-            S.Captured, S.Splits, S.State == SessionState.Settled ? S.Receipt : null, S.Samples, S.StartedAt, S.StoppedAt, S.Reason,
+            S.Captured, S.Splits, S.State == SessionState.Settled ? S.Receipt : null, S.Samples, S.StartedAt, S.StoppedAt, S.AttentionReason ?? S.Reason,
             S.PaymentId, S.Start?.Payment.VehicleId is not null, S.Refunded, S.Debt, S.CreatedAt);
     }
 }

@@ -34,8 +34,19 @@ public sealed record SessionRecord
     [Id(25)] public bool RemoteStopRequested { get; init; }
     [Id(26)] public long PlannedCapture { get; init; }
     [Id(27)] public DateTimeOffset? AuthorizedAt { get; init; }
+    /// <summary>While <see cref="SessionState.NeedsAttention"/>: the step (Authorizing, Voiding, Settling) still being retried.</summary>
+    [Id(28)] public SessionState? AttentionStep { get; init; }
+    /// <summary>Why the session needs an operator's eye; kept apart from <see cref="Reason"/>, which a void or debt records.</summary>
+    [Id(29)] public string? AttentionReason { get; init; }
+    /// <summary>Back-off: the watchdog does not call the provider for this session before this time.</summary>
+    [Id(30)] public DateTimeOffset? NextAttemptAt { get; init; }
+    /// <summary>Refund ids are never reused, even after a refused refund is dropped: the id is part of the provider key.</summary>
+    [Id(31)] public int NextRefundNumber { get; init; }
 
     public bool IsTerminal => State is SessionState.Settled or SessionState.Rejected or SessionState.Voided or SessionState.Debt;
+
+    /// <summary>The step the session is on; NeedsAttention keeps retrying the step it got stuck in.</summary>
+    public SessionState Step => State == SessionState.NeedsAttention ? AttentionStep ?? SessionState.Settling : State;
     public long Refunded => Refunds.Where(r => r.Done).Sum(r => r.Amount);
 }
 
