@@ -19,6 +19,8 @@ public interface IPaymentGateway
     Task<ProviderAuthorization?> GetAsync(string authorizationId, CancellationToken ct = default);
     /// <summary>Finds an authorization by our order id: resolves an authorize whose answer was lost.</summary>
     Task<ProviderAuthorization?> FindByOrderAsync(string orderId, CancellationToken ct = default);
+    /// <summary>The provider's authorizations in one status (e.g. holds still open), for reconciliation.</summary>
+    Task<IReadOnlyList<ProviderAuthorization>> ListAuthorizationsAsync(ProviderAuthorizationStatus status, CancellationToken ct = default);
 }
 
 public sealed record ProviderCapabilities(
@@ -58,7 +60,8 @@ public enum ProviderAuthorizationStatus { Authorized, Captured, Voided, Expired,
 
 public sealed record ProviderAuthorization(
     string AuthorizationId, string OrderId, string WalletRef, long Amount, ProviderAuthorizationStatus Status,
-    long Captured, long Refunded, string? PaymentId, IReadOnlyList<Remittance> Remittances);
+    long Captured, long Refunded, string? PaymentId, IReadOnlyList<Remittance> Remittances,
+    DateTimeOffset? CreatedAt = null, DateTimeOffset? ExpiresAt = null);
 
 /// <summary>
 /// The provider could not be reached or answered 5xx after the retry budget: the outcome is unknown, the

@@ -105,6 +105,22 @@ public sealed partial class SandboxPaymentGateway(
         return best is null ? null : Map(best);
     }
 
+    public async Task<IReadOnlyList<ProviderAuthorization>> ListAuthorizationsAsync(ProviderAuthorizationStatus status, CancellationToken ct = default)
+    {
+        var wireStatus = status switch
+        {
+            ProviderAuthorizationStatus.Authorized => "authorized",
+            ProviderAuthorizationStatus.Captured => "captured",
+            ProviderAuthorizationStatus.Voided => "voided",
+            ProviderAuthorizationStatus.Expired => "expired",
+            ProviderAuthorizationStatus.PartiallyRefunded => "partially_refunded",
+            _ => "refunded",
+        };
+        using var response = await SendAsync(HttpMethod.Get, $"v1/authorizations?status={wireStatus}", null, null, "list", ct);
+        await EnsureSuccessAsync(response, "list", ct);
+        return (await ReadAsync<AuthorizationListWire>(response, ct)).Data.Select(Map).ToList();
+    }
+
     private async Task<HttpResponseMessage> SendAsync(
         HttpMethod method, string path, object? body, string? idempotencyKey, string operation, CancellationToken ct)
     {
@@ -172,7 +188,7 @@ public sealed partial class SandboxPaymentGateway(
 
     private static ProviderAuthorization Map(AuthorizationWire a) => new(
         a.AuthorizationId, a.OrderId, a.WalletRef, a.Amount, MapStatus(a.Status), a.Captured, a.Refunded, a.PaymentId,
-        (a.Remittances ?? []).Select(r => new Remittance(r.PayeeAccount, r.Amount)).ToList());
+        (a.Remittances ?? []).Select(r => new Remittance(r.PayeeAccount, r.Amount)).ToList(), a.CreatedAt, a.ExpiresAt);
 
     private static ProviderAuthorizationStatus MapStatus(string status) => status switch
     {
