@@ -33,6 +33,7 @@ public sealed class Target : IAsyncDisposable
     public string? Postgres { get; init; }
     /// <summary>REST API base (issue 5). Used for the ledger check and operator reads when /api/v1 answers.</summary>
     public Uri? Api { get; init; }
+    public bool SkipRegistration { get; init; }
 
     public static void RequireLoopback(string host)
     {
@@ -75,6 +76,7 @@ public sealed class Target : IAsyncDisposable
             Grains = host.Services.GetRequiredService<IClusterClient>(),
             Ledger = ledger,
             Postgres = pg,
+            SkipRegistration = o.Has("skip-register"),
             SutPid = o.GetOrNull("sut-pid") is { } pid ? int.Parse(pid) : null,
             _clientHost = host,
         };
@@ -88,6 +90,8 @@ public sealed class Target : IAsyncDisposable
     /// </summary>
     public async Task RegisterAsync(IReadOnlyList<SimCharger> chargers, string prefix, Metrics metrics, CancellationToken ct, int concurrency = 32)
     {
+        // --skip-register: an earlier run with the same --prefix registered them (ids and passwords are derived from it).
+        if (SkipRegistration) return;
         var cpos = chargers.Select(c => CpoOf(prefix, c.Index)).Distinct().ToList();
         foreach (var cpo in cpos)
             await Grains.GetGrain<ICpoGrain>(cpo).SetContract(new CpoContract(cpo, $"{cpo}-settlement", new Commission(1_000, 0),
