@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# EvCharge benchmark (issue 7): one bounded, self-stopping command.
+#   scripts/benchmark.sh                    # everything, about 15-20 minutes on the 2-core dev machine
+#   BENCH_QUICK=1 scripts/benchmark.sh      # a few minutes, small numbers (smoke of the script itself)
+# It builds the silo and the load driver, measures the machine's ceilings (pgbench commits/s on a throwaway
+# PostgreSQL, raw MQTTnet broker msgs/s), then runs the load scenarios against the embedded default (SQLite) and
+# the PostgreSQL profile, each silo on free loopback ports in a temp dir, and profiles the silo during the steady
+# run (dotnet-counters, dotnet-trace) when those tools are installed. Reports: load-tests/reports/bench-<time>/.
+# Everything stops by itself: a hard timeout on the whole script (BENCH_MAX_SECONDS) and on every step.
+set -euo pipefail
+
+if [[ -z "${EVC_BENCH_INNER:-}" ]]; then
+  export EVC_BENCH_INNER=1
+  exec timeout --kill-after=30 "${BENCH_MAX_SECONDS:-2400}" "$0" "$@"
+fi
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STAMP="$(date -u +%Y%m%d-%H%M%S)"
+OUT="${BENCH_OUT:-$ROOT/load-tests/reports/bench-$STAMP}"
+WORK="$(mktemp -d /tmp/evc-bench.XXXXXX)"
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+QUICK="${BENCH_QUICK:-}"
+mkdir -p "$OUT"
+chmod 755 "$WORK"
+SILO_PID=""; PG_UP=""
+
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/bench.log"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+stop_silo() {
+  if [[ -n "$SILO_PID" ]] && kill -0 "$SILO_PID" 2>/dev/null; then
+    kill -TERM "$SILO_PID" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$SILO_PID" 2>/dev/null || break; sleep 1; done
+    kill -KILL "$SILO_PID" 2>/dev/null || true
+  fi
+  SILO_PID=""
+}
+cleanup() {
+  stop_silo
+  if [[ -n "$PG_UP" ]]; then su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $WORK/pg -m immediate stop" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- sizes (override by environment) ----
+if [[ -n "$QUICK" ]]; then
+  CONNECT_N=${CONNECT_N:-500};  STORM_N=${STORM_N:-500}; STORM_TX=${STORM_TX:-50}
+  STEADY_RATE=${STEADY_RATE:-10}; STEADY_SECONDS=${STEADY_SECONDS:-20}; MIXED_SECONDS=${MIXED_SECONDS:-15}
+  EMB_CONNECT_N=${EMB_CONNECT_N:-300}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-10}; PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}; PROBE_MESSAGES=${PROBE_MESSAGES:-50000}
+else
+  # 19,000 not 20,000: this machine caps open files per process at 20,000 (ulimit -Hn), and the silo holds one
+  # socket per charger plus its database, sandbox and Orleans sockets. See docs/performance.md.
+  CONNECT_N=${CONNECT_N:-19000}; STORM_N=${STORM_N:-19000}; STORM_TX=${STORM_TX:-500}
+  STEADY_RATE=${STEADY_RATE:-50}; STEADY_SECONDS=${STEADY_SECONDS:-60}; MIXED_SECONDS=${MIXED_SECONDS:-30}
+  EMB_CONNECT_N=${EMB_CONNECT_N:-2000}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-20}; PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}; PROBE_MESSAGES=${PROBE_MESSAGES:-200000}
+fi
+CHARGE_SECONDS=${CHARGE_SECONDS:-10}; METER_SECONDS=${METER_SECONDS:-2}
+
+log "building (Release) into $WORK"
+timeout 600 dotnet publish "$ROOT/silo" -c Release -o "$WORK/silo" --nologo -v q >/dev/null
+timeout 600 dotnet publish "$ROOT/load-tests" -c Release -o "$WORK/driver" --nologo -v q >/dev/null
+DRIVER=(dotnet "$WORK/driver/EvCharge.LoadTests.dll")
+
+# ---- throwaway PostgreSQL (as the postgres user: it refuses to run as root) ----
+PGPORT=$(free_port)
+mkdir -p "$WORK/pg" "$WORK/pgsock"; chown postgres "$WORK/pg" "$WORK/pgsock"
+su postgres -s /bin/sh -c "$PGBIN/initdb -D $WORK/pg -A trust -U postgres --no-instructions" >/dev/null
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w -t 60 start -o \"-p $PGPORT -k $WORK/pgsock -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB\"" >/dev/null
+PG_UP=1
+psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database pgbench" -c "create database evcharge" >/dev/null
+log "PostgreSQL 15 on 127.0.0.1:$PGPORT"
+
+# ---- ceiling 1: PostgreSQL commits per second (pgbench, simple-update: one durable commit per transaction) ----
+if ! command -v pgbench >/dev/null; then apt-get install -y postgresql-contrib >/dev/null 2>&1 || true; fi
+timeout 300 pgbench -h 127.0.0.1 -p "$PGPORT" -U postgres -i -q -s 10 pgbench >/dev/null 2>&1
+timeout $((PGBENCH_SECONDS + 60)) pgbench -h 127.0.0.1 -p "$PGPORT" -U postgres -N -c 16 -j 2 -T "$PGBENCH_SECONDS" pgbench > "$OUT/pgbench.txt" 2>&1 || true
+PG_TPS=$(grep -oP 'tps = \K[0-9.]+' "$OUT/pgbench.txt" | tail -1 || echo "?")
+log "pgbench simple-update, 16 clients: $PG_TPS tps"
+
+# ---- ceiling 2: raw MQTTnet broker throughput (a mode of the load driver) ----
+timeout 180 "${DRIVER[@]}" broker-probe --publishers 50 --messages "$PROBE_MESSAGES" --payload 200 --qos 1 --duration 90 > "$OUT/broker-probe.txt" 2>&1 || true
+log "broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | tr '\n' ' ')"
+
+# ---- the system under test ----
+start_silo() { # $1 = name, rest = extra silo args
+  local name=$1; shift
+  MQTT_PORT=$(free_port); API_PORT=$(free_port); SANDBOX_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+  mkdir -p "$WORK/$name"
+  (cd "$WORK/$name" && exec dotnet "$WORK/silo/EvCharge.Silo.dll" --urls "http://127.0.0.1:$API_PORT" \
+      --Storage:DataDirectory="$WORK/$name/data" --Storage:SiloPort="$SILO_PORT" --Storage:GatewayPort="$GATEWAY_PORT" \
+      --ChargerBridge:Port="$MQTT_PORT" --Payments:EmbeddedSandboxUrl="http://127.0.0.1:$SANDBOX_PORT" \
+      --Payments:SandboxDataFile="$WORK/$name/data/sandbox.jsonl" --Logging:LogLevel:Default=Warning "$@" \
+      > "$OUT/silo-$name.log" 2>&1) &
+  SILO_PID=$!
+  for _ in $(seq 1 90); do curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
+  curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null || { log "silo $name did not start"; tail -20 "$OUT/silo-$name.log"; return 1; }
+  sleep 3 # the bridge subscribes after the host is up
+  TARGET=(--mqtt-port "$MQTT_PORT" --sandbox "http://127.0.0.1:$SANDBOX_PORT" --api "http://127.0.0.1:$API_PORT"
+          --gateway-port "$GATEWAY_PORT" --sut-pid "$SILO_PID" --quiet --reports "$OUT/$name")
+  log "silo $name pid $SILO_PID (mqtt $MQTT_PORT, api $API_PORT, sandbox $SANDBOX_PORT, gateway $GATEWAY_PORT)"
+}
+
+scenario() { # $1 = profile name, $2 = seconds limit, rest = scenario args
+  local name=$1 limit=$2; shift 2
+  log "$name: $*"
+  timeout --kill-after=20 "$((limit + 60))" "${DRIVER[@]}" "$@" "${TARGET[@]}" "${LEDGER[@]}" --max-seconds "$limit" \
+    >> "$OUT/driver-$name.log" 2>&1 || log "$name: $1 exited non-zero (errors or ledger violations: see its report)"
+}
+
+PROF_PIDS=()
+profile_steady() { # samples the silo during the steady run
+  local name=$1; PROF_PIDS=()
+  local dt="${HOME}/.dotnet/tools"
+  if [[ -x "$dt/dotnet-counters" ]]; then
+    (sleep 25; timeout 60 "$dt/dotnet-counters" collect -p "$SILO_PID" --duration 00:00:30 --format csv -o "$OUT/$name-counters.csv" \
+      --counters System.Runtime,Microsoft-AspNetCore-Server-Kestrel,System.Net.Http,Npgsql >/dev/null 2>&1 || true) &
+    PROF_PIDS+=($!)
+  fi
+  if [[ -x "$dt/dotnet-trace" ]]; then
+    (sleep 30; timeout 60 "$dt/dotnet-trace" collect -p "$SILO_PID" --profile cpu-sampling --duration 00:00:00:15 -o "$OUT/$name-steady.nettrace" >/dev/null 2>&1 || true
+     timeout 120 "$dt/dotnet-trace" report "$OUT/$name-steady.nettrace" topN -n 40 --inclusive > "$OUT/$name-topN-inclusive.txt" 2>&1 || true
+     timeout 120 "$dt/dotnet-trace" report "$OUT/$name-steady.nettrace" topN -n 40 > "$OUT/$name-topN-exclusive.txt" 2>&1 || true) &
+    PROF_PIDS+=($!)
+  fi
+}
+
+# ---- embedded default: SQLite, embedded broker, embedded sandbox ----
+start_silo embedded
+LEDGER=(--sqlite "$WORK/embedded/data/evcharge.db")
+scenario embedded 600 simulate --chargers 10 --charges 20 --charge-seconds 2 --meter-seconds 1
+scenario embedded 900 connect --chargers "$EMB_CONNECT_N" --ramp 500 --hold 20 --heartbeat 30 --register-concurrency 64
+profile_steady embedded
+scenario embedded 300 steady --rate "$EMB_STEADY_RATE" --duration "$STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+wait_profilers() { for p in "${PROF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
+wait_profilers
+stop_silo
+
+# ---- PostgreSQL profile ----
+PGCS="Host=127.0.0.1;Port=$PGPORT;Database=evcharge;Username=postgres;Maximum Pool Size=100"
+start_silo postgres --Storage:Provider=Postgres "--Storage:ConnectionString=$PGCS"
+LEDGER=(--postgres "$PGCS")
+FLEET="bf$STAMP"; FLEET="${FLEET:0:12}-"
+scenario postgres 1200 connect --chargers "$CONNECT_N" --ramp 1000 --hold 30 --heartbeat 60 --prefix "$FLEET" --register-concurrency 96
+scenario postgres 900 bootstorm --chargers "$STORM_N" --transactions "$STORM_TX" --outage 5 --prefix "$FLEET" --skip-register --ramp 1000
+profile_steady postgres
+scenario postgres 400 steady --rate "$STEADY_RATE" --duration "$STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+wait_profilers
+scenario postgres 300 mixed --rate $((STEADY_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d evcharge -Atc "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables order by n_tup_ins + n_tup_upd desc limit 15" > "$OUT/postgres-table-writes.txt" 2>&1 || true
+stop_silo
+
+# ---- summary ----
+{
+  echo "# Benchmark $STAMP"
+  echo
+  echo "- pgbench simple-update (16 clients, ${PGBENCH_SECONDS}s): **$PG_TPS tps**"
+  echo "- MQTTnet broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | sed 's/broker-probe //' | tr '\n' ';')"
+  for f in "$OUT"/*/*.md; do
+    echo; echo "## $(basename "$(dirname "$f")") / $(head -1 "$f" | sed 's/^# //')"
+    sed -n '/^## Figures/,/^## Counters/p' "$f" | grep '^|' || true
+    sed -n '/^## Latency/,/^## Counters/p' "$f" | grep -E '^\| (step|---|authorize|start|stop-to-receipt|connect|reconnect|boot|heartbeat) ' || true
+    grep -A3 '^## Errors' "$f" | tail -n +2 | grep -v '^$' || true
+    sed -n '/^## Resources/,/^CPU/p' "$f" | grep '^| system' || true
+    grep -A2 '^## Ledger' "$f" | tail -1
+  done
+} > "$OUT/summary.md"
+log "done: $OUT/summary.md"
