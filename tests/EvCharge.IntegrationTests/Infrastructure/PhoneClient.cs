@@ -35,6 +35,20 @@ public sealed class PhoneClient : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString()!;
     }
 
+    /// <summary>The driver consents in the wallet app; the provider issues a saved billing key for the vehicle.</summary>
+    public async Task<string> ConsentToBillingKeyAsync(string vehicleId, long? perChargeLimit = null, long? dailyLimit = null, DateTimeOffset? expiresAt = null)
+    {
+        var response = await http.PostAsJsonAsync($"/v1/wallets/{WalletId}/billing-keys", new { consent = true, vehicleId, perChargeLimit, dailyLimit, expiresAt });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("billingKey").GetString()!;
+    }
+
+    public async Task RevokeBillingKeyAsync(string billingKey) =>
+        (await http.DeleteAsync($"/v1/billing-keys/{billingKey}")).EnsureSuccessStatusCode();
+
+    public async Task BlockAsync() =>
+        (await http.PostAsync($"/v1/wallets/{WalletId}/block", null)).EnsureSuccessStatusCode();
+
     public async Task<JsonElement> WalletAsync() =>
         await http.GetFromJsonAsync<JsonElement>($"/v1/wallets/{WalletId}");
 
