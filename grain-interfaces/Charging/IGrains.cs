@@ -127,6 +127,8 @@ public interface IVehicleBindingGrain : IGrainWithStringKey
     Task<VehicleBindingView> Bind(VehicleBindingRequest request);
     Task<VehicleBindingView?> Revoke(string reason);
     Task<VehicleBindingView?> GetView();
+    /// <summary>True if the billing key is the one bound: the phone proves it is the driver who consented.</summary>
+    Task<bool> IsBoundTo(string billingKey);
     /// <summary>Checks the binding for a plug-in at a charger and marks the vehicle as charging there.</summary>
     Task<BindingResolution> ResolveForCharge(string chargerId);
     [OneWay]

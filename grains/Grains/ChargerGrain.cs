@@ -133,6 +133,7 @@ internal sealed class ChargerGrain(
         if (registration is null) return PaymentAuthorizationResult.Reject("charger_not_registered");
         if (!S.Connectors.TryGetValue(connectorId, out var connector)) return PaymentAuthorizationResult.Reject("unknown_connector");
 
+        if (payment.VehicleId is { } vid) payment = payment with { VehicleId = vid.ToUpperInvariant() }; // EVCCIDs/MACs compare case-insensitively
         var presentation = PresentationHash(payment);
         if (connector.SessionId is { } open)
         {
@@ -209,7 +210,7 @@ internal sealed class ChargerGrain(
         {
             // Seamless charging: the vehicle id is the idTag. Use the authorization its Authorize.req opened (or
             // the one a retried StartTransaction already used); plug-in without Authorize authorizes right here.
-            var vehicleHash = $"vid:{start.IdTag[4..]}";
+            var vehicleHash = $"vid:{start.IdTag[4..].ToUpperInvariant()}";
             pending = S.ByIdTag.Values.FirstOrDefault(p => p.PresentationHash == vehicleHash && (p.TransactionId is null || p.ConnectorId == start.ConnectorId));
             if (pending is null)
             {

@@ -46,6 +46,10 @@ internal sealed class VehicleBindingGrain(
 
     Task<VehicleBindingView?> IVehicleBindingGrain.GetView() => Task.FromResult(View());
 
+    Task<bool> IVehicleBindingGrain.IsBoundTo(string billingKey) => Task.FromResult(
+        S.Binding is { } b && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(b.BillingToken), System.Text.Encoding.UTF8.GetBytes(billingKey)));
+
     async Task<BindingResolution> IVehicleBindingGrain.ResolveForCharge(string chargerId)
     {
         var b = S.Binding;
