@@ -7,6 +7,7 @@ using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
 using Orleans.Dashboard;
 using EvCharge.SocialSandbox;
+using Orleans.Configuration;
 
 namespace EvCharge.Silo.Extensions;
 
@@ -27,6 +28,10 @@ public static class SiloHostExtensions
         builder.UseOrleans(silo =>
         {
             silo.UseEvChargeStorage(profile);
+            // Orleans' own tuning knobs from configuration (docs/operations.md): reminders' minimum period (the session
+            // watchdog's EvCharge:WatchdogPeriod must not be below it) and membership failure detection.
+            silo.Configure<ReminderOptions>(config.GetSection("Orleans:Reminders"));
+            silo.Configure<ClusterMembershipOptions>(config.GetSection("Orleans:Membership"));
             silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
             if (config.GetValue("Orleans:Dashboard", true)) silo.AddDashboard();
             if (profile.Provider == StorageProvider.Postgres)
