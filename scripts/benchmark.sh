@@ -57,8 +57,12 @@ fi
 CHARGE_SECONDS=${CHARGE_SECONDS:-10}; METER_SECONDS=${METER_SECONDS:-2}
 
 log "building (Release) into $WORK"
-timeout 600 dotnet publish "$ROOT/silo" -c Release -o "$WORK/silo" --nologo -v q >/dev/null
-timeout 600 dotnet publish "$ROOT/load-tests" -c Release -o "$WORK/driver" --nologo -v q >/dev/null
+# Other engineers build in the same tree: retry once after a transient file lock or a half-saved file.
+publish() { timeout 600 dotnet publish "$1" -c Release -o "$2" --nologo -v q >> "$OUT/build.log" 2>&1 \
+  || { log "build of $1 failed, retrying in 60 s (see build.log)"; sleep 60; timeout 600 dotnet publish "$1" -c Release -o "$2" --nologo -v q >> "$OUT/build.log" 2>&1; } \
+  || { log "build of $1 failed twice; stopping"; tail -20 "$OUT/build.log"; exit 1; }; }
+publish "$ROOT/silo" "$WORK/silo"
+publish "$ROOT/load-tests" "$WORK/driver"
 DRIVER=(dotnet "$WORK/driver/EvCharge.LoadTests.dll")
 
 # ---- throwaway PostgreSQL (as the postgres user: it refuses to run as root) ----
