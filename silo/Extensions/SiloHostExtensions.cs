@@ -33,7 +33,7 @@ public static class SiloHostExtensions
             silo.Configure<ReminderOptions>(config.GetSection("Orleans:Reminders"));
             silo.Configure<ClusterMembershipOptions>(config.GetSection("Orleans:Membership"));
             silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
-            if (config.GetValue("Orleans:Dashboard", true)) silo.AddDashboard();
+            if (config.GetValue("Dashboard:Enabled", true)) silo.AddDashboard(); // not under "Orleans": Orleans reads that section for providers
             if (profile.Provider == StorageProvider.Postgres)
             {
                 // Several silos on one host need their own ports; across hosts the defaults do.
