@@ -117,13 +117,16 @@ internal sealed class ChargerGrain(
         return Task.FromResult(Now);
     }
 
-    async Task IChargerGrain.StatusChanged(StatusNotification status)
+    Task IChargerGrain.StatusChanged(StatusNotification status)
     {
         _lastSeen = Now;
-        if (status.ConnectorId == 0 || !S.Connectors.TryGetValue(status.ConnectorId, out var connector)) return;
+        if (status.ConnectorId == 0 || !S.Connectors.TryGetValue(status.ConnectorId, out var connector)) return Task.CompletedTask;
         var next = connector with { Status = status.Status, ErrorCode = status.ErrorCode == "NoError" ? null : status.ErrorCode };
-        if (next == connector) return;
-        await Save(S with { Connectors = S.Connectors.SetItem(status.ConnectorId, next) });
+        if (next == connector) return Task.CompletedTask;
+        // Status is live information the charger re-sends after every boot: keep it in memory and let the next
+        // write that matters (a session, a transaction) carry it to storage, instead of a write per notification.
+        state.State = S with { Connectors = S.Connectors.SetItem(status.ConnectorId, next) };
+        return Task.CompletedTask;
     }
 
     async Task<PaymentAuthorizationResult> IChargerGrain.AuthorizePayment(int connectorId, PaymentPresentation payment)
