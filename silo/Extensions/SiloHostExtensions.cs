@@ -1,3 +1,4 @@
+using EvCharge.Silo.Apis;
 using System.Net;
 using EvCharge.ChargerBridge.Extensions;
 using EvCharge.Ledger;
@@ -58,6 +59,7 @@ public static class SiloHostExtensions
     public static WebApplication MapEvChargeSilo(this WebApplication app)
     {
         app.MapEvChargeApi();
+        app.MapDriverApi();
         app.MapEvChargeTelemetry();
         app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
         return app;
