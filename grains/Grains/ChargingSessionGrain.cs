@@ -122,6 +122,9 @@ internal sealed class ChargingSessionGrain(
             State = SessionState.Stopped, MeterStopWh = Math.Max(report.MeterStopWh, S.MeterStartWh), StoppedAt = report.Timestamp,
             StopReason = report.Reason, Samples = merged, LastActivity = Now,
         });
+        // The wallet's "one open session" ends when charging ends, not when the provider answers the capture:
+        // a driver who got the receipt may start the next charge at once. The hold itself still resolves exactly once.
+        if (S.WalletKey is { } wallet) await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(wallet).ReleaseHold(SessionId);
         ScheduleSettlement();
         return View();
     }
