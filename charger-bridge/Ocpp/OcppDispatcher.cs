@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using EvCharge.Charging;
@@ -16,6 +17,10 @@ namespace EvCharge.ChargerBridge.Ocpp;
 /// </summary>
 public sealed class OcppDispatcher
 {
+    /// <summary>Traces start here: one span per CALL from a charger, parent of the grain calls it makes.</summary>
+    public const string ActivitySourceName = "EvCharge.ChargerBridge";
+    private static readonly ActivitySource Source = new(ActivitySourceName);
+
     private readonly Func<string, IChargerGrain> _chargerGrain;
     private readonly OcppPendingCalls _pendingCalls;
     private readonly ILogger _logger;
@@ -71,6 +76,10 @@ public sealed class OcppDispatcher
     {
         var id = frame.MessageId;
         var action = frame.Action!;
+        using var activity = Source.StartActivity($"ocpp {action}", ActivityKind.Server);
+        activity?.SetTag("ocpp.charger_id", chargerId);
+        activity?.SetTag("ocpp.action", action);
+        activity?.SetTag("ocpp.message_id", id);
         try
         {
             return action switch
@@ -90,6 +99,7 @@ public sealed class OcppDispatcher
         }
         catch (OcppException e)
         {
+            activity?.SetStatus(ActivityStatusCode.Error, e.Code.ToWire());
             _logger.LogInformation("Charger {ChargerId} {Action} {MessageId} refused: {Code} {Description}",
                 chargerId, action, id, e.Code.ToWire(), e.Description);
             return OcppFrameWriter.CallError(id, e.Code, e.Description);
@@ -97,6 +107,7 @@ public sealed class OcppDispatcher
         catch (Exception e)
         {
             // The charger learns only that we failed; the details (grain exceptions, stack) stay in our log.
+            activity?.SetStatus(ActivityStatusCode.Error, "InternalError");
             _logger.LogError(e, "Charger {ChargerId} {Action} {MessageId} failed", chargerId, action, id);
             return OcppFrameWriter.CallError(id, OcppErrorCode.InternalError, "Internal error while processing the request");
         }

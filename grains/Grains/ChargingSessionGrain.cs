@@ -259,11 +259,15 @@ internal sealed class ChargingSessionGrain(
     private void ScheduleSettlement()
     {
         // Settle after answering the charger: its StopTransaction.conf must not wait on the wallet provider.
+        // A timer starts a fresh trace, so the settlement span is parented on the stop's span: one charge, one trace.
+        var stopTrace = Activity.Current?.Context;
         _settleTimer?.Dispose();
         _settleTimer = this.RegisterGrainTimer(async ct =>
         {
             _settleTimer?.Dispose();
             _settleTimer = null;
+            using var settle = stopTrace is { } parent ? EvChargeTelemetry.Source.StartActivity("session.settle", ActivityKind.Internal, parent) : null;
+            settle?.SetTag("evcharge.session", SessionId);
             await Settle();
         }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }

@@ -26,6 +26,7 @@ public static class TelemetryExtensions
             .ConfigureResource(r => r.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "evcharge-silo"))
             .WithTracing(t => t
                 .AddSource(EvChargeTelemetry.Name)
+                .AddSource(EvCharge.ChargerBridge.Ocpp.OcppDispatcher.ActivitySourceName)
                 .AddSource(OrleansSources)
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
                     !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health"))
