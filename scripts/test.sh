@@ -10,5 +10,6 @@ bash scripts/ensure-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 dotnet build Orleans.EvCharge.sln -c Release -nologo -clp:ErrorsOnly
-dotnet test tests/EvCharge.UnitTests -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
-dotnet test tests/EvCharge.IntegrationTests -c Release --no-build --nologo --logger "console;verbosity=normal" "$@"
+# --blame-hang-timeout: a test that hangs is killed with a dump and the run fails, instead of running into CI's limit.
+dotnet test tests/EvCharge.UnitTests -c Release --no-build --nologo --logger "console;verbosity=normal" --blame-hang-timeout 5m "$@"
+dotnet test tests/EvCharge.IntegrationTests -c Release --no-build --nologo --logger "console;verbosity=normal" --blame-hang-timeout 10m "$@"
