@@ -1,7 +1,10 @@
 using EvCharge.Silo.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace EvCharge.Silo.Extensions;
 
@@ -45,11 +48,17 @@ public static class PersistenceExtensions
             builder.UseLocalhostClustering(profile.SiloPort, profile.GatewayPort, serviceId: profile.ServiceId, clusterId: profile.ClusterId);
         }
 
-        builder.AddAdoNetGrainStorage(GrainStorageName, o =>
-        {
-            o.Invariant = invariant;
-            o.ConnectionString = connectionString;
-        });
+        // Orleans' default storage serializer is Newtonsoft JSON with reference preservation, which cannot read back
+        // the immutable collections our state records use (ChargerRecord.Connectors: "Cannot preserve reference to
+        // readonly dictionary"), so a charger grain failed to activate after any restart or deactivation. The state
+        // records are [GenerateSerializer] types with [Id]s: store them with Orleans' own version-tolerant serializer.
+        builder.AddAdoNetGrainStorage(GrainStorageName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+            options.Configure<Serializer>((o, serializer) =>
+            {
+                o.Invariant = invariant;
+                o.ConnectionString = connectionString;
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            }));
         builder.UseAdoNetReminderService(o =>
         {
             o.Invariant = invariant;

@@ -29,10 +29,11 @@ public static class SiloHostExtensions
         builder.UseOrleans(silo =>
         {
             silo.UseEvChargeStorage(profile);
-            // Orleans' own tuning knobs from configuration (docs/operations.md): reminders' minimum period (the session
+            // Orleans' own tuning knobs from configuration (docs/operations.md; not under "Orleans:", whose
+            // subsections Orleans reads as provider settings): reminders' minimum period (the session
             // watchdog's EvCharge:WatchdogPeriod must not be below it) and membership failure detection.
-            silo.Configure<ReminderOptions>(config.GetSection("Orleans:Reminders"));
-            silo.Configure<ClusterMembershipOptions>(config.GetSection("Orleans:Membership"));
+            silo.Configure<ReminderOptions>(config.GetSection("Silo:Reminders"));
+            silo.Configure<ClusterMembershipOptions>(config.GetSection("Silo:Membership"));
             silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
             if (config.GetValue("Dashboard:Enabled", true)) silo.AddDashboard(); // not under "Orleans": Orleans reads that section for providers
             if (profile.Provider == StorageProvider.Postgres)

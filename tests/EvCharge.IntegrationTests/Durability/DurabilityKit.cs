@@ -48,7 +48,7 @@ internal static class DurabilityKit
             ["EvCharge:StopTimeout"] = stopTimeout.ToString("c"),
             ["EvCharge:StartTimeout"] = stopTimeout.ToString("c"),
             ["EvCharge:WatchdogPeriod"] = "00:00:01",
-            ["Orleans:Reminders:MinimumReminderPeriod"] = "00:00:01",
+            ["Silo:Reminders:MinimumReminderPeriod"] = "00:00:01",
         });
 
     /// <summary>A sandbox in the test process, durable in a data file.</summary>

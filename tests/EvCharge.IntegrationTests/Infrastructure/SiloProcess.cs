@@ -49,6 +49,9 @@ public sealed class SiloProcess : IAsyncDisposable
         Api.DefaultRequestHeaders.Add("X-Api-Key", OperatorApiKey);
     }
 
+    /// <summary>Upper bound on one silo process's life; no test needs it that long.</summary>
+    public const int MaxLifetimeSeconds = 600;
+
     public string Name { get; }
     public SiloPorts Ports { get; }
     public string LogFile { get; }
@@ -75,7 +78,8 @@ public sealed class SiloProcess : IAsyncDisposable
         string workDirectory, TimeSpan? readyTimeout = null)
     {
         Directory.CreateDirectory(workDirectory);
-        var psi = new ProcessStartInfo("dotnet")
+        // coreutils timeout bounds the silo's life even if the test host itself is killed before it can dispose us.
+        var psi = new ProcessStartInfo("timeout")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -85,7 +89,7 @@ public sealed class SiloProcess : IAsyncDisposable
             // test's settings below are the whole configuration on top of the code's defaults.
             WorkingDirectory = workDirectory,
         };
-        psi.ArgumentList.Add(SiloDll);
+        foreach (var arg in new[] { "-s", "KILL", MaxLifetimeSeconds.ToString(), "dotnet", SiloDll }) psi.ArgumentList.Add(arg);
         foreach (var (key, value) in Defaults(ports).Concat(settings).GroupBy(p => p.Key).Select(g => g.Last()))
             psi.ArgumentList.Add($"--{key}={value}");
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -131,6 +135,7 @@ public sealed class SiloProcess : IAsyncDisposable
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:System.Net.Http"] = "Warning",
+        ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:Orleans"] = "Warning",
     };
 
