@@ -90,23 +90,30 @@ public sealed class ClusterFailoverTests(PostgresServer postgres) : IAsyncLifeti
             });
             Assert.Equal(Chargers, _sandbox.Store.FindAuthorizations(null, AuthorizationStatus.Authorized).Count(a => sessions.Values.Any(s => s.SessionId == a.OrderId)));
 
-            // Load: every charger sends more meter values and then its stop; silo B dies while that is under way.
+            // Load: every charger reports a meter value every 100 ms for a while, then stops; silo B is SIGKILLed once a
+            // fifth of those are in, so the kill lands with every charge in flight.
+            var metersAnswered = 0;
             var stopsAnswered = 0;
             var traffic = Task.Run(() => Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = Chargers }, async (id, _) =>
             {
                 var (sessionId, tx) = sessions[id];
                 var c = chargers[id];
-                Result(await c.CallAsync("MeterValues", Meter(tx, 9_000, 20), TimeSpan.FromSeconds(120)));
+                for (var minute = 11; minute <= 20; minute++)
+                {
+                    Result(await c.CallAsync("MeterValues", Meter(tx, 5_000 + (minute - 10) * 400, minute), TimeSpan.FromSeconds(120)));
+                    Interlocked.Increment(ref metersAnswered);
+                    await Task.Delay(100);
+                }
                 var stop = Result(await c.CallAsync("StopTransaction", Stop(tx, sessionId, 13_345, 40), TimeSpan.FromSeconds(120)));
                 Assert.Equal("Accepted", stop.GetProperty("idTagInfo").GetProperty("status").GetString());
                 Interlocked.Increment(ref stopsAnswered);
             }));
             var killAt = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (Volatile.Read(ref stopsAnswered) < Chargers / 5 && DateTime.UtcNow < killAt && !traffic.IsCompleted) await Task.Delay(20);
+            while (Volatile.Read(ref metersAnswered) < Chargers * 2 && DateTime.UtcNow < killAt && !traffic.IsCompleted) await Task.Delay(10);
             await siloB.KillAsync();
-            var answeredBeforeKill = Volatile.Read(ref stopsAnswered);
+            var stopsBeforeKill = Volatile.Read(ref stopsAnswered);
             await traffic.WaitAsync(TimeSpan.FromSeconds(150));
-            Assert.True(answeredBeforeKill < Chargers, "every stop was answered before the kill: the kill did not happen under load");
+            Assert.True(stopsBeforeKill < Chargers, "every stop was answered before the kill: the kill did not happen under load");
 
             // Every session settles on the survivor, captured exactly once at the provider.
             foreach (var id in ids)

@@ -200,6 +200,7 @@ internal sealed class DurableCharger : IAsyncDisposable
 
     public string ChargerId { get; }
     public int Reconnects { get; private set; }
+    public int InternalErrors { get; private set; }
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     public static async Task<DurableCharger> ConnectAsync(int port, string chargerId, TimeSpan timeout) =>
@@ -237,7 +238,16 @@ internal sealed class DurableCharger : IAsyncDisposable
             var id = $"{ChargerId}-d{Interlocked.Increment(ref _nextId)}";
             try
             {
-                return await _inner.SendRawAsync($"[2,{JsonSerializer.Serialize(id)},{JsonSerializer.Serialize(action)},{json}]", id, AttemptTimeout);
+                var answer = await _inner.SendRawAsync($"[2,{JsonSerializer.Serialize(id)},{JsonSerializer.Serialize(action)},{json}]", id, AttemptTimeout);
+                // OCPP-J 1.6 §4.1.1: a transaction-related message answered with a CALLERROR is sent again after a
+                // retry interval. InternalError is what the server answers while a dead silo's grains move over.
+                if (answer[0].GetInt32() == 4 && answer[2].GetString() == "InternalError" && DateTime.UtcNow < deadline)
+                {
+                    InternalErrors++;
+                    await Task.Delay(500);
+                    continue;
+                }
+                return answer;
             }
             catch (Exception ex) when (ex is TimeoutException or Xunit.Sdk.XunitException or MQTTnet.Exceptions.MqttCommunicationException
                                            or InvalidOperationException or OperationCanceledException)
