@@ -12,16 +12,18 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 });
 builder.Configuration.AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().AddCommandLine(args);
 
-var orleans = builder.Configuration.GetSection("Orleans");
-var clusterId = orleans["ClusterId"] ?? "dev";
-var serviceId = orleans["ServiceId"] ?? "dev";
+// Not "Orleans": Orleans reads that section for provider settings and fails on unknown providers. The ids default
+// to the silo's (Storage:ClusterId/ServiceId = "evcharge") so a default bridge finds a default cluster.
+var orleans = builder.Configuration.GetSection("Cluster");
+var clusterId = orleans["ClusterId"] ?? "evcharge";
+var serviceId = orleans["ServiceId"] ?? "evcharge";
 
 builder.UseOrleansClient(client =>
 {
     if (string.Equals(orleans["Clustering"], "Postgres", StringComparison.OrdinalIgnoreCase))
     {
         var connectionString = orleans["ConnectionString"] ?? builder.Configuration.GetConnectionString("Postgres")
-            ?? throw new InvalidOperationException("Orleans:Clustering=Postgres needs Orleans:ConnectionString or ConnectionStrings:Postgres");
+            ?? throw new InvalidOperationException("Cluster:Clustering=Postgres needs Cluster:ConnectionString or ConnectionStrings:Postgres");
         client.Configure<Orleans.Configuration.ClusterOptions>(o =>
         {
             o.ClusterId = clusterId;

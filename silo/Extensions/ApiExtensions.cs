@@ -87,7 +87,8 @@ public static class ApiExtensions
             .MapVehiclesApi();
 
         app.MapEvChargeHealth();
-        app.MapOrleansDashboard("/dashboard").RequireAuthorization(EvChargePolicies.Operator);
+        if (app.Configuration.GetValue("Dashboard:Enabled", true)) // the dashboard's services exist only when enabled
+            app.MapOrleansDashboard("/dashboard").RequireAuthorization(EvChargePolicies.Operator);
         return app;
     }
 }

@@ -45,6 +45,12 @@ public static class SiloHostExtensions
         });
 
         builder.Services.AddEvChargeCore(o => config.GetSection("EvCharge").Bind(o));
+        // A watchdog period below Orleans' minimum reminder period would fail every session at its first reminder
+        // registration; refuse such a configuration at start instead.
+        builder.Services.AddOptions<EvChargeOptions>()
+            .Validate(o => o.WatchdogPeriod >= config.GetValue("Silo:Reminders:MinimumReminderPeriod", TimeSpan.FromMinutes(1)),
+                "EvCharge:WatchdogPeriod must not be below Silo:Reminders:MinimumReminderPeriod (Orleans refuses shorter reminders).")
+            .ValidateOnStart();
         var ledger = profile.ToLedgerOptions();
         builder.Services.AddEvChargeLedger(ledger);
         builder.Services.AddEvChargeSessionIndex(ledger);
