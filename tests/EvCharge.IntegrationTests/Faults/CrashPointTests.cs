@@ -12,7 +12,7 @@ namespace EvCharge.IntegrationTests.Faults;
 /// restarted silo from its persisted intent, settles exactly once.
 /// </summary>
 [Collection("postgres")]
-public class CrashPointTests(PostgresServer pg)
+public class CrashPointTests(PostgresServer pg, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 5, 0, 0, TimeSpan.Zero);
 
@@ -26,7 +26,10 @@ public class CrashPointTests(PostgresServer pg)
     [MemberData(nameof(Points))]
     public async Task Silo_killed_around_a_provider_call_settles_exactly_once(string operation, bool after)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        void Log(string m) { output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s {m}"); FaultCluster.Trace($"{operation}/{after}: {m}"); }
         await using var fx = await FaultCluster.StartAsync(pg, $"crash_{operation}_{after}");
+        Log("cluster up");
         var chargerId = $"CP-CRASH-{operation}-{after}".ToUpperInvariant();
         var charger = await fx.RegisterChargerAsync(chargerId);
         await using var phone = await PhoneClient.CreateAsync(fx.Sandbox.BaseAddress, 100_000);
@@ -43,6 +46,7 @@ public class CrashPointTests(PostgresServer pg)
             // The driver shows a fresh code; this charge goes through.
         }
 
+        Log("before main authorize");
         var auth = await FaultCluster.Retry(async () => await charger.AuthorizePayment(1, new PaymentPresentation("kakaopay", await phone.ShowPaymentCodeAsync(), null)));
         Assert.Equal(AuthorizationStatus.Accepted, auth.Status);
         var sid = auth.SessionId!;
@@ -78,6 +82,7 @@ public class CrashPointTests(PostgresServer pg)
             }
         }
 
+        Log("main flow done");
         // Quiescence: every session the provider knows ended (the interrupted authorization too).
         foreach (var order in fx.Sandbox.Store.FindAuthorizations(null, null).Select(a => a.OrderId).Distinct())
             await fx.SettleAsync(order, TimeSpan.FromSeconds(30));
@@ -97,6 +102,7 @@ public class CrashPointTests(PostgresServer pg)
         Assert.True(invariants.Ok, string.Join("; ", invariants.Violations.Select(v => $"{v.Rule} {v.SessionId} {v.Detail}")));
         var cpo = (await fx.Ledger.GetPayeeBalanceAsync(FaultCluster.CpoPayee)).Net;
         Assert.Equal(fx.Sandbox.Store.Remittances(FaultCluster.CpoPayee).Total, cpo);
+        Log("checks");
         var report = await fx.Reconciler.RunAsync();
         Assert.True(report.Clean, report.ToString());
         Assert.Empty(report.OpenHolds);

@@ -35,8 +35,10 @@ public sealed class FaultCluster : IAsyncDisposable
     public static async Task<FaultCluster> StartAsync(PostgresServer pg, string name, short silos = 2, Action<EvChargeOptions>? configure = null)
     {
         var fx = new FaultCluster();
+        Trace("database");
         fx.ConnectionString = await pg.CreateDatabaseAsync(name);
         await SchemaMigrator.MigrateAsync("Postgres", fx.ConnectionString);
+        Trace("migrated");
         fx.Sandbox = await SocialSandboxHost.StartAsync(new SandboxOptions { FaultTimeoutHang = TimeSpan.FromMilliseconds(400) });
         var sandboxUri = fx.Sandbox.BaseAddress;
         var cs = fx.ConnectionString;
@@ -44,8 +46,15 @@ public sealed class FaultCluster : IAsyncDisposable
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
-            silo.AddAdoNetGrainStorage("evcharge", o => { o.Invariant = "Npgsql"; o.ConnectionString = cs; });
+            silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddProvider(new TraceLoggerProvider()));
+            // As UseEvChargeStorage does: Orleans' own serializer (Newtonsoft cannot read our immutable collections back).
+            silo.AddAdoNetGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+                options.Configure<Orleans.Serialization.Serializer>((o, serializer) =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = cs;
+                    o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer);
+                }));
             silo.UseAdoNetReminderService(o => { o.Invariant = "Npgsql"; o.ConnectionString = cs; });
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
             silo.Services.AddEvChargeCore(o =>
@@ -57,7 +66,9 @@ public sealed class FaultCluster : IAsyncDisposable
                 o.MaxSettlementAttempts = 4;
                 configure?.Invoke(o);
             });
-            var ledger = new LedgerOptions { Provider = "Postgres", ConnectionString = cs };
+            // The migrator created the ledger tables. With EnsureSchema the ledger singleton blocks on async DDL when it is
+            // first resolved, and when that happens inside a grain activation (Orleans' scheduler) it deadlocks.
+            var ledger = new LedgerOptions { Provider = "Postgres", ConnectionString = cs, EnsureSchema = false };
             silo.Services.AddEvChargeLedger(ledger);
             silo.Services.AddEvChargeReconciliation(ledger);
             silo.Services.AddSingleton(crashes);
@@ -74,10 +85,20 @@ public sealed class FaultCluster : IAsyncDisposable
             });
         });
         fx.Cluster = builder.Build();
+        Trace("deploying");
         await fx.Cluster.DeployAsync();
+        Trace("deployed");
         crashes.OnCrash = fx.KillAsync;
+        Trace("contract");
         await fx.Client.GetGrain<ICpoGrain>(CpoId).SetContract(new CpoContract("Faults", CpoPayee, new Commission(1_000, 0), [DefaultTariff]));
         return fx;
+    }
+
+    /// <summary>Progress of the fixture, for diagnosing a slow or stuck start (EVCHARGE_FAULTS_TRACE=path).</summary>
+    public static void Trace(string step)
+    {
+        if (Environment.GetEnvironmentVariable("EVCHARGE_FAULTS_TRACE") is { Length: > 0 } path)
+            File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss.fff} {step}\n");
     }
 
     /// <summary>Kills the silo at <paramref name="address"/> abruptly and starts a fresh one, so two silos keep running.</summary>
@@ -85,8 +106,11 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         var handle = Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
         if (handle is null) return;
+        Trace($"killing {address}");
         await Cluster.KillSiloAsync(handle);
+        Trace("killed; starting a replacement");
         await Cluster.StartAdditionalSiloAsync();
+        Trace("replacement up");
     }
 
     public async Task<IChargerGrain> RegisterChargerAsync(string chargerId, long hold = 30_000, int connectors = 2, string cpoId = CpoId)
@@ -102,7 +126,11 @@ public sealed class FaultCluster : IAsyncDisposable
         for (var i = 0; ; i++)
         {
             try { return await call(); }
-            catch (Exception) when (i < attempts) { await Task.Delay(250); }
+            catch (Exception e) when (i < attempts)
+            {
+                Trace($"retrying after {e.GetType().Name}: {e.Message}");
+                await Task.Delay(250);
+            }
         }
     }
 
@@ -168,8 +196,10 @@ internal sealed class CrashPointGateway(SandboxPaymentGateway inner, CrashPoints
 
     private async Task<T> Around<T>(string operation, Func<Task<T>> call)
     {
+        FaultCluster.Trace($"gateway {operation} on {silo}");
         points.Hit(operation, after: false, silo);
         var result = await call();
+        FaultCluster.Trace($"gateway {operation} answered");
         points.Hit(operation, after: true, silo);
         return result;
     }
@@ -186,4 +216,19 @@ internal sealed class CrashPointGateway(SandboxPaymentGateway inner, CrashPoints
     public Task<ProviderAuthorization?> FindByOrderAsync(string orderId, CancellationToken ct = default) => inner.FindByOrderAsync(orderId, ct);
     public Task<IReadOnlyList<ProviderAuthorization>> ListAuthorizationsAsync(ProviderAuthorizationStatus status, CancellationToken ct = default) =>
         inner.ListAuthorizationsAsync(status, ct);
+}
+
+/// <summary>Silo log lines (warnings and up) into the <see cref="FaultCluster.Trace"/> file when tracing is on.</summary>
+internal sealed class TraceLoggerProvider : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new TraceLogger(categoryName);
+    public void Dispose() { }
+
+    private sealed class TraceLogger(string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            FaultCluster.Trace($"[{logLevel}] {category}: {formatter(state, exception)} {exception?.GetType().Name} {exception?.Message}");
+    }
 }
