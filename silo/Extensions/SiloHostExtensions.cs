@@ -48,7 +48,7 @@ public static class SiloHostExtensions
         // A watchdog period below Orleans' minimum reminder period would fail every session at its first reminder
         // registration; refuse such a configuration at start instead.
         builder.Services.AddOptions<EvChargeOptions>()
-            .Validate(o => o.WatchdogPeriod >= config.GetValue("Silo:Reminders:MinimumReminderPeriod", TimeSpan.FromMinutes(1)),
+            .Validate<Microsoft.Extensions.Options.IOptions<ReminderOptions>>((o, reminders) => o.WatchdogPeriod >= reminders.Value.MinimumReminderPeriod,
                 "EvCharge:WatchdogPeriod must not be below Silo:Reminders:MinimumReminderPeriod (Orleans refuses shorter reminders).")
             .ValidateOnStart();
         var ledger = profile.ToLedgerOptions();

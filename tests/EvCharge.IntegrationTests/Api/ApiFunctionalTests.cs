@@ -396,10 +396,11 @@ public class ApiFunctionalTests(ApiHost fx) : IClassFixture<ApiHost>
         await fx.RegisterChargerAsync("CP-METRICS-1", "cpo-metrics");
         await fx.ChargeAsync("CP-METRICS-1", 1_000);
         string metrics = "";
-        for (var i = 0; i < 100 && !metrics.Contains("evcharge_sessions_by_state"); i++)
+        // The gauge refreshes its snapshot at most every 15 s (SessionStateGauge): wait up to a minute for the settled one.
+        for (var i = 0; i < 300 && !metrics.Contains("state=\"Settled\""); i++)
         {
             metrics = await anonymous.GetStringAsync("/metrics");
-            if (!metrics.Contains("evcharge_sessions_by_state")) await Task.Delay(200);
+            if (!metrics.Contains("state=\"Settled\"")) await Task.Delay(200);
         }
         Assert.Contains("evcharge_sessions_by_state{", metrics);
         Assert.Contains("state=\"Settled\"", metrics);
