@@ -64,6 +64,8 @@ public interface IChargingSessionGrain : IGrainWithStringKey
     Task<RefundOutcome> Refund(long amount, string idempotencyKey, string? reason);
     /// <summary>Finish whatever is in flight (capture, void, refund) after a crash or a provider outage.</summary>
     Task<SessionView> Resume();
+    /// <summary>Interleaves: a read must not wait behind a capture the provider is slow to answer.</summary>
+    [AlwaysInterleave]
     Task<SessionView> GetView();
 }
 
