@@ -397,10 +397,11 @@ public class ApiFunctionalTests(ApiHost fx) : IClassFixture<ApiHost>
         await fx.ChargeAsync("CP-METRICS-1", 1_000);
         string metrics = "";
         // The gauge refreshes its snapshot at most every 15 s (SessionStateGauge): wait up to a minute for the settled one.
-        for (var i = 0; i < 300 && !metrics.Contains("state=\"Settled\""); i++)
+        static bool GaugeShowsSettled(string text) => text.Split('\n').Any(l => l.StartsWith("evcharge_sessions_by_state{") && l.Contains("state=\"Settled\""));
+        for (var i = 0; i < 300 && !GaugeShowsSettled(metrics); i++)
         {
             metrics = await anonymous.GetStringAsync("/metrics");
-            if (!metrics.Contains("state=\"Settled\"")) await Task.Delay(200);
+            if (!GaugeShowsSettled(metrics)) await Task.Delay(200);
         }
         Assert.Contains("evcharge_sessions_by_state{", metrics);
         Assert.Contains("state=\"Settled\"", metrics);

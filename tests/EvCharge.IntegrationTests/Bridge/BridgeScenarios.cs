@@ -371,6 +371,9 @@ public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
     }
 }
 
+// In the "postgres" collection only to run apart from the other Mosquitto user (Durability/ClusterFailoverTests):
+// two Mosquitto brokers starting at once on this machine fail with "Address already in use".
+[Collection("postgres")]
 public sealed class MosquittoBridgeTests(MosquittoBridgeFixture fx)
     : BridgeScenarios<MosquittoBridgeFixture>(fx), IClassFixture<MosquittoBridgeFixture>
 {

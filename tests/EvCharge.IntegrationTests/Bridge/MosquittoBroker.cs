@@ -16,22 +16,55 @@ public sealed class MosquittoBroker : IAsyncDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("evc-mosquitto-").FullName;
     private Process? _process;
 
-    public int Port { get; } = FreePort();
+    public int Port { get; private set; } = FreePort();
     public string BridgePassword { get; } = "bridge-" + Guid.NewGuid().ToString("N")[..12];
     private string PasswordFile => Path.Combine(_dir, "passwd");
 
+    /// <summary>
+    /// A free port below Linux's ephemeral range (32768+): a port the kernel hands out for port 0 can be taken again at
+    /// once by another test's outgoing connections before Mosquitto binds it ("Address already in use").
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var i = 0; i < 200; i++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException) { }
+        }
+        throw new InvalidOperationException("no free port found in 20000-31999");
     }
 
     public static string? FindExecutable(string name) =>
         new[] { "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin" }
             .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// Starts Mosquitto; if it exits at once (typically: another test took the "free" port between our probe and its
+    /// bind), tries again on a new port, at most three times, and reports Mosquitto's own stderr if it still fails.
+    /// </summary>
     public async Task StartAsync()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartOnceAsync();
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 5 && _process is { HasExited: true })
+            {
+                Port = FreePort();
+            }
+        }
+    }
+
+    private async Task StartOnceAsync()
     {
         var mosquitto = FindExecutable("mosquitto")
             ?? throw new InvalidOperationException("mosquitto is not installed; run scripts/ensure-deps.sh (Debian package mosquitto)");
@@ -55,14 +88,19 @@ public sealed class MosquittoBroker : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         })!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        var stderr = new System.Text.StringBuilder();
+        _process.OutputDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
         for (var i = 0; i < 100; i++)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"mosquitto exited with {_process.ExitCode}");
+            if (_process.HasExited)
+            {
+                _process.WaitForExit(); // flush the stderr reader
+                throw new InvalidOperationException($"mosquitto exited with {_process.ExitCode}: {stderr}");
+            }
             try
             {
                 using var probe = new TcpClient();
