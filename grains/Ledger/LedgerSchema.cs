@@ -18,4 +18,22 @@ public static class LedgerSchema
     public static readonly string Postgres = EvCharge.Ledger.SchemaResource.Load("postgres/0005_ledger.sql");
 
     public static readonly string Sqlite = EvCharge.Ledger.SchemaResource.Load("sqlite/0005_ledger.sql");
+
+    /// <summary>
+    /// Applies DDL under the migrator's advisory lock: CREATE ... IF NOT EXISTS is not safe against a concurrent
+    /// CREATE, so the ledger, the session index and the silo's migrator all serialize on the same key.
+    /// </summary>
+    internal static async Task ApplyPostgresAsync(Npgsql.NpgsqlDataSource dataSource, string ddl, CancellationToken ct)
+    {
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        await using (var lockCmd = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock(@k)", c, tx))
+        {
+            lockCmd.Parameters.AddWithValue("k", PostgresSchemaLockKey);
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+        await using (var cmd = new Npgsql.NpgsqlCommand(ddl, c, tx))
+            await cmd.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+    }
 }

@@ -24,20 +24,8 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
         : this(NpgsqlDataSource.Create(connectionString), time) => _ownsDataSource = true;
 
     /// <summary>Creates the ledger tables if they are missing (the same DDL as migration 0005_ledger).</summary>
-    public async Task EnsureSchemaAsync(CancellationToken ct = default)
-    {
-        await using var c = await _dataSource.OpenConnectionAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        // Same lock as the silo's migrator: CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE.
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@k)", c, tx))
-        {
-            lockCmd.Parameters.AddWithValue("k", LedgerSchema.PostgresSchemaLockKey);
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
-        await using (var ddl = new NpgsqlCommand(LedgerSchema.Postgres, c, tx))
-            await ddl.ExecuteNonQueryAsync(ct);
-        await tx.CommitAsync(ct);
-    }
+    public Task EnsureSchemaAsync(CancellationToken ct = default) =>
+        LedgerSchema.ApplyPostgresAsync(_dataSource, LedgerSchema.Postgres, ct);
 
     public async Task<bool> PostAsync(Journal journal, CancellationToken ct = default)
     {

@@ -14,20 +14,8 @@ public sealed class PostgresSessionIndex : ISessionIndex, ISessionStatistics, IA
 
     public PostgresSessionIndex(string connectionString) : this(NpgsqlDataSource.Create(connectionString)) => _ownsDataSource = true;
 
-    public async Task EnsureSchemaAsync(CancellationToken ct = default)
-    {
-        await using var c = await _dataSource.OpenConnectionAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        // The migrator's and the ledger's lock: concurrent CREATE ... IF NOT EXISTS can still collide.
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@k)", c, tx))
-        {
-            lockCmd.Parameters.AddWithValue("k", LedgerSchema.PostgresSchemaLockKey);
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
-        await using (var ddl = new NpgsqlCommand(SessionIndexSchema.Postgres, c, tx))
-            await ddl.ExecuteNonQueryAsync(ct);
-        await tx.CommitAsync(ct);
-    }
+    public Task EnsureSchemaAsync(CancellationToken ct = default) =>
+        LedgerSchema.ApplyPostgresAsync(_dataSource, SessionIndexSchema.Postgres, ct);
 
     public async Task UpsertAsync(SessionSummary summary, CancellationToken ct = default)
     {
