@@ -369,11 +369,13 @@ internal sealed class ChargingSessionGrain(
             await Attention(SessionState.Settling, $"captured_{captured}_planned_{S.PlannedCapture}");
             return;
         }
-        await ledger.PostAsync(Journals.Capture(SessionId, captured, paymentId));
+        // Capture, release of the rest and every remittance land in one transaction: no reader (the invariant check,
+        // reconciliation) ever sees a capture whose splits are not yet remitted.
+        var settlement = new List<Journal> { Journals.Capture(SessionId, captured, paymentId) };
         if (S.Authorized - captured > 0)
-            await ledger.PostAsync(Journals.Release(SessionId, S.WalletKey!, S.Authorized - captured));
-        foreach (var part in S.Splits.Where(p => p.Amount > 0))
-            await ledger.PostAsync(Journals.Remit(SessionId, part, paymentId));
+            settlement.Add(Journals.Release(SessionId, S.WalletKey!, S.Authorized - captured));
+        settlement.AddRange(S.Splits.Where(p => p.Amount > 0).Select(part => Journals.Remit(SessionId, part, paymentId)));
+        await ledger.PostAllAsync(settlement);
 
         var wallet = GrainFactory.GetGrain<ISocialPaymentAccountGrain>(S.WalletKey!);
         await wallet.ReleaseHold(SessionId);
@@ -513,9 +515,8 @@ internal sealed class ChargingSessionGrain(
             await Save(S with { Refunds = S.Refunds.Where(r => r.RefundId != refund.RefundId).ToList(), Attempts = 0, NextAttemptAt = null, AttentionReason = null });
             return new RefundOutcome(false, refund.RefundId, refund.Amount, refund.Reversals, result.ErrorCode ?? "refund_failed");
         }
-        await ledger.PostAsync(Journals.Refund(SessionId, refund.RefundId, S.WalletKey!, refund.Amount));
-        foreach (var part in refund.Reversals.Where(p => p.Amount > 0))
-            await ledger.PostAsync(Journals.RefundReversal(SessionId, refund.RefundId, part));
+        await ledger.PostAllAsync([Journals.Refund(SessionId, refund.RefundId, S.WalletKey!, refund.Amount),
+            .. refund.Reversals.Where(p => p.Amount > 0).Select(part => Journals.RefundReversal(SessionId, refund.RefundId, part))]);
         var done = refund with { Done = true, ProviderRefundId = result.RefundId };
         await Save(S with { Refunds = S.Refunds.Select(r => r.RefundId == refund.RefundId ? done : r).ToList(), Attempts = 0, NextAttemptAt = null, AttentionReason = null });
         if (S.IsTerminal && S.Refunds.All(r => r.Done)) await StopWatchdog();

@@ -48,6 +48,11 @@ public interface ILedger
 {
     /// <summary>Posts the journal if its key is new; returns false if it was already posted (idempotent replay).</summary>
     Task<bool> PostAsync(Journal journal, CancellationToken ct = default);
+    /// <summary>
+    /// Posts several journals in one transaction (each still skipped if its key exists), so a reader never sees half
+    /// of a step that moves money in several journals, such as a capture with its release and remittances.
+    /// </summary>
+    Task PostAllAsync(IReadOnlyList<Journal> journals, CancellationToken ct = default);
     Task<IReadOnlyList<LedgerEntry>> GetSessionEntriesAsync(string sessionId, CancellationToken ct = default);
     Task<IReadOnlyList<LedgerEntry>> GetAccountEntriesAsync(string account, DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken ct = default);
     Task<PayeeBalance> GetPayeeBalanceAsync(string payeeAccount, CancellationToken ct = default);

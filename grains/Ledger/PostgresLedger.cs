@@ -30,6 +30,25 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
     public async Task<bool> PostAsync(Journal journal, CancellationToken ct = default)
     {
         LedgerRules.Validate(journal);
+        await using var cmd = PostCommand(journal, null, null);
+        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    public async Task PostAllAsync(IReadOnlyList<Journal> journals, CancellationToken ct = default)
+    {
+        foreach (var journal in journals) LedgerRules.Validate(journal);
+        await using var c = await _dataSource.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        foreach (var journal in journals)
+        {
+            await using var cmd = PostCommand(journal, c, tx);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    private NpgsqlCommand PostCommand(Journal journal, NpgsqlConnection? connection, NpgsqlTransaction? tx)
+    {
         var n = journal.Lines.Count;
         var accounts = new string[n];
         var amounts = new long[n];
@@ -48,7 +67,7 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
             SELECT journal.journal_key, line.no, @session, line.account, line.amount, @at
             FROM journal, unnest(@accounts, @amounts) WITH ORDINALITY AS line (account, amount, no)
             """;
-        await using var cmd = _dataSource.CreateCommand(sql);
+        var cmd = connection is null ? _dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, connection, tx);
         cmd.Parameters.AddWithValue("key", journal.Key);
         cmd.Parameters.AddWithValue("session", journal.SessionId);
         cmd.Parameters.AddWithValue("kind", journal.Kind.ToString());
@@ -56,7 +75,7 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
         cmd.Parameters.AddWithValue("at", _time.GetUtcNow().UtcDateTime);
         cmd.Parameters.Add(new NpgsqlParameter("accounts", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = accounts });
         cmd.Parameters.Add(new NpgsqlParameter("amounts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = amounts });
-        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+        return cmd;
     }
 
     private const string EntrySelect = """

@@ -66,14 +66,26 @@ public sealed class SqliteLedger : ILedger, IAsyncDisposable, IDisposable
     public Task<bool> PostAsync(Journal journal, CancellationToken ct = default)
     {
         LedgerRules.Validate(journal);
+        return Enqueue([journal], ct);
+    }
+
+    public Task PostAllAsync(IReadOnlyList<Journal> journals, CancellationToken ct = default)
+    {
+        foreach (var journal in journals) LedgerRules.Validate(journal);
+        return Enqueue(journals, ct); // one queue entry, hence one transaction for all of them
+    }
+
+    private Task<bool> Enqueue(IReadOnlyList<Journal> journals, CancellationToken ct)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var pending = new PendingPost(journal, _time.GetUtcNow().ToUnixTimeMilliseconds(), new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new PendingPost(journals, _time.GetUtcNow().ToUnixTimeMilliseconds(), new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(SqliteLedger));
         EnsureCommitLoop();
         return pending.Done.Task.WaitAsync(ct);
     }
 
-    private sealed record PendingPost(Journal Journal, long PostedAt, TaskCompletionSource<bool> Done);
+    /// <summary>Journals committed together; Done is true if any of them was new (for one journal: it was posted).</summary>
+    private sealed record PendingPost(IReadOnlyList<Journal> Journals, long PostedAt, TaskCompletionSource<bool> Done);
 
     private readonly System.Threading.Channels.Channel<PendingPost> _queue =
         System.Threading.Channels.Channel.CreateUnbounded<PendingPost>(new() { SingleReader = true });
@@ -147,8 +159,9 @@ public sealed class SqliteLedger : ILedger, IAsyncDisposable, IDisposable
 
         var results = new bool[group.Count];
         for (var g = 0; g < group.Count; g++)
+        foreach (var journal in group[g].Journals)
         {
-            var (journal, postedAt, _) = group[g];
+            var postedAt = group[g].PostedAt;
             jKey.Value = journal.Key;
             jSession.Value = journal.SessionId;
             jKind.Value = journal.Kind.ToString();
