@@ -76,6 +76,21 @@ public abstract class LedgerStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_batch_is_posted_whole_replays_skip_and_one_bad_journal_posts_none_of_it()
+    {
+        var journals = Settlement("batch").ToArray();
+        await Ledger.PostAllAsync(journals);
+        await Ledger.PostAllAsync(journals); // a replayed settlement posts nothing twice
+        Assert.Equal(10, (await Ledger.GetSessionEntriesAsync("batch")).Count);
+
+        var bad = Settlement("batch-bad").Append(new Journal("batch-bad:broken", "batch-bad", JournalKind.Remit,
+            [new(Accounts.Payee("p"), 5), new(Accounts.Clearing("batch-bad"), -4)])).ToArray();
+        await Assert.ThrowsAsync<ArgumentException>(() => Ledger.PostAllAsync(bad));
+        Assert.Empty(await Ledger.GetSessionEntriesAsync("batch-bad"));
+        Assert.True((await Ledger.CheckInvariantsAsync()).Ok);
+    }
+
+    [Fact]
     public async Task Unbalanced_or_account_less_journals_are_rejected_and_leave_nothing()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => Ledger.PostAsync(
