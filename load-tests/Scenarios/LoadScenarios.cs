@@ -152,6 +152,20 @@ public static class LoadScenarios
         ctx.Notes.Add("Memory per charger is the RSS difference divided by connected chargers; RSS includes GC headroom, so it is an upper bound.");
     }
 
+    /// <summary>
+    /// The common start of the charging scenarios: connect the fleet, give each charger a phone, start heartbeats and
+    /// take the durable-write baselines (PostgreSQL commits, ledger journals) that the report compares against.
+    /// </summary>
+    private static async Task<(ChargerFleet Fleet, (long Commits, long RowWrites)? PgBefore, int JournalsBefore)> PrepareChargingFleetAsync(RunContext ctx, int n)
+    {
+        var fleet = await SetupFleetAsync(ctx, n, ctx.Options.Double("ramp", 1000));
+        await using (ctx.Progress("phones")) await ctx.CreatePhonesAsync(n);
+        fleet.StartHeartbeats(ctx.Options.Seconds("heartbeat", 60));
+        var pgBefore = await ctx.Target.PostgresWritesAsync(ctx.Token);
+        var journalsBefore = ctx.Target.Ledger is { } l0 ? (await l0.CheckInvariantsAsync(ctx.Token)).Journals : 0;
+        return (fleet, pgBefore, journalsBefore);
+    }
+
     // ---- steady: open model, arrivals per second of complete paid charges ----
     private static async Task SteadyAsync(RunContext ctx)
     {
@@ -160,11 +174,7 @@ public static class LoadScenarios
         var profile = ctx.ChargeProfile();
         var needed = (int)Math.Ceiling(rate * (profile.Length.TotalSeconds + 3) * 1.3) + 10;
         var n = ctx.Options.Int("chargers", needed);
-        var fleet = await SetupFleetAsync(ctx, n, ctx.Options.Double("ramp", 1000));
-        await using (ctx.Progress("phones")) await ctx.CreatePhonesAsync(n);
-        fleet.StartHeartbeats(ctx.Options.Seconds("heartbeat", 60));
-        var pgBefore = await ctx.Target.PostgresWritesAsync(ctx.Token);
-        var journalsBefore = ctx.Target.Ledger is { } l0 ? (await l0.CheckInvariantsAsync(ctx.Token)).Journals : 0;
+        var (fleet, pgBefore, journalsBefore) = await PrepareChargingFleetAsync(ctx, n);
 
         ctx.MeasureFrom = DateTimeOffset.UtcNow;
         var inflight = new InFlight();
@@ -196,11 +206,7 @@ public static class LoadScenarios
         var duration = ctx.Options.Seconds("duration", 60);
         var profile = ctx.ChargeProfile();
         var n = ctx.Options.Int("chargers", (int)Math.Ceiling((chargeRate * (profile.Length.TotalSeconds + 3) + authRate * 2) * 1.3) + 10);
-        var fleet = await SetupFleetAsync(ctx, n, ctx.Options.Double("ramp", 1000));
-        await using (ctx.Progress("phones")) await ctx.CreatePhonesAsync(n);
-        fleet.StartHeartbeats(ctx.Options.Seconds("heartbeat", 60));
-        var pgBefore = await ctx.Target.PostgresWritesAsync(ctx.Token);
-        var journalsBefore = ctx.Target.Ledger is { } l0 ? (await l0.CheckInvariantsAsync(ctx.Token)).Journals : 0;
+        var (fleet, pgBefore, journalsBefore) = await PrepareChargingFleetAsync(ctx, n);
 
         ctx.MeasureFrom = DateTimeOffset.UtcNow;
         var inflight = new InFlight();
