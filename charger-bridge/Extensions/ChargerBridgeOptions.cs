@@ -55,6 +55,14 @@ public sealed class ChargerBridgeOptions
     /// <summary>Frames queued per lane before the bridge stops reading from the broker (back-pressure).</summary>
     public int LaneCapacity { get; set; } = 256;
 
+    /// <summary>
+    /// Embedded broker: messages queued per subscriber before MQTTnet drops the oldest (its default is 250). The
+    /// bridge is one subscriber for every charger; OCPP lets each charger have one CALL outstanding, so what waits
+    /// for the bridge is bounded by the fleet size (a boot storm of 20,000 chargers queues ~20,000 BootNotifications).
+    /// Keep this above twice the fleet; drops are logged and counted (evcharge.broker.dropped).
+    /// </summary>
+    public int MaxPendingMessagesPerClient { get; set; } = 100_000;
+
     /// <summary>MQTT client id of this bridge instance; a unique one is generated when empty.</summary>
     public string? ClientId { get; set; }
 

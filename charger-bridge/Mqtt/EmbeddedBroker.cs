@@ -49,7 +49,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             .WithDefaultEndpoint()
             .WithDefaultEndpointPort(_options.Port)
             .WithPersistentSessions(false)
-            .WithMaxPendingMessagesPerClient(1000);
+            .WithMaxPendingMessagesPerClient(Math.Max(250, _options.MaxPendingMessagesPerClient));
 
         if (!string.IsNullOrWhiteSpace(_options.PfxPath))
         {
@@ -63,6 +63,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
         _server.InterceptingPublishAsync += InterceptPublishAsync;
         _server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        _server.ApplicationMessageEnqueuedOrDroppedAsync += OnEnqueuedOrDroppedAsync;
         await _server.StartAsync();
         _logger.LogInformation("Embedded MQTT broker listening on {Port}{Tls}", _options.Port,
             string.IsNullOrWhiteSpace(_options.PfxPath) ? "" : $" and TLS {_options.TlsPort}");
@@ -80,6 +81,21 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         await StopAsync(CancellationToken.None);
         _server.Dispose();
         _server = null;
+    }
+
+    /// <summary>Messages the broker dropped because a subscriber's queue was full (see MaxPendingMessagesPerClient).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+    private long _dropped;
+
+    private Task OnEnqueuedOrDroppedAsync(MQTTnet.Server.ApplicationMessageEnqueuedEventArgs e)
+    {
+        if (!e.IsDropped) return Task.CompletedTask;
+        // A QoS 1 message the charger already had acknowledged: it is lost unless the charger retries the CALL.
+        if (Interlocked.Increment(ref _dropped) % 1000 == 1)
+            _logger.LogWarning("Broker queue for {Client} is full: dropped {Topic} ({Total} dropped so far); raise ChargerBridge:MaxPendingMessagesPerClient",
+                e.ReceiverClientId, e.ApplicationMessage.Topic, Interlocked.Read(ref _dropped));
+        BrokerTelemetry.Dropped.Add(1);
+        return Task.CompletedTask;
     }
 
     private async Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)

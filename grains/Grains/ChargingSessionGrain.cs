@@ -73,18 +73,22 @@ internal sealed class ChargingSessionGrain(
             return await Reject(outcome.DeclineCode ?? "declined");
 
         var walletKey = $"{start.Payment.Provider}:{outcome.WalletRef}";
-        await Save(S with { WalletKey = walletKey, AuthorizationId = outcome.AuthorizationId, Authorized = outcome.Amount, HoldExpiresAt = outcome.ExpiresAt, AuthorizedAt = Now });
+        var held = S with { WalletKey = walletKey, AuthorizationId = outcome.AuthorizationId, Authorized = outcome.Amount, HoldExpiresAt = outcome.ExpiresAt, AuthorizedAt = Now };
+        // No write of its own for the provider's answer: the ledger post is keyed and the wallet claim is per session,
+        // so a crash before the save below leaves "Authorizing" on disk and the watchdog finds the hold by order id,
+        // books it under the same key and voids it (ResolveUnansweredAuthorization). One durable write fewer per charge.
         await ledger.PostAsync(Journals.Hold(SessionId, walletKey, outcome.Amount, outcome.AuthorizationId!));
 
         var claim = await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(walletKey).TryClaimHold(SessionId);
         if (!claim.Granted)
         {
             // One active hold per wallet: the second charger is refused and its fresh hold voided at once.
+            state.State = held; // written with the Voiding intent
             await VoidHold(claim.Reason ?? "wallet_busy", releaseWallet: false);
             return AuthorizationAnswer();
         }
 
-        await Save(S with { State = SessionState.Authorized });
+        await Save(held with { State = SessionState.Authorized });
         return AuthorizationAnswer();
     }
 

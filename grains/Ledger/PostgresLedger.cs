@@ -1,3 +1,4 @@
+using EvCharge.Infrastructure;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,10 +15,13 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
     private readonly bool _ownsDataSource;
     private readonly TimeProvider _time;
 
+    private readonly GroupCommit<IReadOnlyList<Journal>, bool> _posts;
+
     public PostgresLedger(NpgsqlDataSource dataSource, TimeProvider? time = null)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _time = time ?? TimeProvider.System;
+        _posts = new GroupCommit<IReadOnlyList<Journal>, bool>(CommitAsync);
     }
 
     public PostgresLedger(string connectionString, TimeProvider? time = null)
@@ -30,21 +34,33 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
     public async Task<bool> PostAsync(Journal journal, CancellationToken ct = default)
     {
         LedgerRules.Validate(journal);
-        await using var cmd = PostCommand(journal, null, null);
-        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+        return await _posts.WriteAsync([journal], ct);
     }
 
     public async Task PostAllAsync(IReadOnlyList<Journal> journals, CancellationToken ct = default)
     {
         foreach (var journal in journals) LedgerRules.Validate(journal);
+        await _posts.WriteAsync(journals, ct); // one item, hence in one transaction: all of them or none
+    }
+
+    /// <summary>
+    /// Group commit: the postings waiting when a writer is free share one transaction (each posting's journals
+    /// stay together in it). Returns per posting whether any of its journals was new.
+    /// </summary>
+    private async Task<IReadOnlyList<bool>> CommitAsync(IReadOnlyList<IReadOnlyList<Journal>> postings, CancellationToken ct)
+    {
         await using var c = await _dataSource.OpenConnectionAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        foreach (var journal in journals)
-        {
-            await using var cmd = PostCommand(journal, c, tx);
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
+        var journals = postings.Sum(p => p.Count);
+        await using var tx = journals > 1 ? await c.BeginTransactionAsync(ct) : null;
+        var results = new bool[postings.Count];
+        for (var i = 0; i < postings.Count; i++)
+            foreach (var journal in postings[i])
+            {
+                await using var cmd = PostCommand(journal, c, tx);
+                if (await cmd.ExecuteNonQueryAsync(ct) > 0) results[i] = true;
+            }
+        if (tx is not null) await tx.CommitAsync(ct);
+        return results;
     }
 
     private NpgsqlCommand PostCommand(Journal journal, NpgsqlConnection? connection, NpgsqlTransaction? tx)
@@ -139,6 +155,7 @@ public sealed class PostgresLedger : ILedger, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _posts.DisposeAsync();
         if (_ownsDataSource) await _dataSource.DisposeAsync();
     }
 }

@@ -1,3 +1,4 @@
+using EvCharge.Infrastructure;
 using EvCharge.Ledger;
 using Npgsql;
 
@@ -9,24 +10,46 @@ public sealed class PostgresSessionIndex : ISessionIndex, ISessionStatistics, IA
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
 
-    public PostgresSessionIndex(NpgsqlDataSource dataSource) =>
+    private readonly GroupCommit<SessionSummary, bool> _upserts;
+
+    public PostgresSessionIndex(NpgsqlDataSource dataSource)
+    {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _upserts = new GroupCommit<SessionSummary, bool>(UpsertBatchAsync);
+    }
 
     public PostgresSessionIndex(string connectionString) : this(NpgsqlDataSource.Create(connectionString)) => _ownsDataSource = true;
 
     public Task EnsureSchemaAsync(CancellationToken ct = default) =>
         LedgerSchema.ApplyPostgresAsync(_dataSource, SessionIndexSchema.Postgres, ct);
 
-    public async Task UpsertAsync(SessionSummary summary, CancellationToken ct = default)
+    /// <summary>
+    /// Every session state change upserts here, so under load the index would cost a commit per transition.
+    /// Concurrent upserts share a transaction (group commit); each caller still returns once its row is committed.
+    /// </summary>
+    public Task UpsertAsync(SessionSummary summary, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(summary);
-        await using var cmd = _dataSource.CreateCommand(SessionIndexSql.Upsert);
-        SessionIndexSql.AddUpsertParameters(cmd, summary, t => t is { } v ? SessionCursor.Truncate(v).UtcDateTime : DBNull.Value);
-        // Nullable timestamptz parameters need their type when the value is DBNull.
-        foreach (NpgsqlParameter p in cmd.Parameters)
-            if (p.ParameterName is "@started_at" or "@stopped_at") p.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz;
-            else if (p.Value is DBNull) p.NpgsqlDbType = p.ParameterName is "@fee" ? NpgsqlTypes.NpgsqlDbType.Bigint : NpgsqlTypes.NpgsqlDbType.Text;
-        await cmd.ExecuteNonQueryAsync(ct);
+        return _upserts.WriteAsync(summary, ct);
+    }
+
+    private async Task<IReadOnlyList<bool>> UpsertBatchAsync(IReadOnlyList<SessionSummary> batch, CancellationToken ct)
+    {
+        await using var c = await _dataSource.OpenConnectionAsync(ct);
+        await using var tx = batch.Count > 1 ? await c.BeginTransactionAsync(ct) : null;
+        var results = new bool[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            await using var cmd = new NpgsqlCommand(SessionIndexSql.Upsert, c, tx);
+            SessionIndexSql.AddUpsertParameters(cmd, batch[i], t => t is { } v ? SessionCursor.Truncate(v).UtcDateTime : DBNull.Value);
+            // Nullable timestamptz parameters need their type when the value is DBNull.
+            foreach (NpgsqlParameter p in cmd.Parameters)
+                if (p.ParameterName is "@started_at" or "@stopped_at") p.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz;
+                else if (p.Value is DBNull) p.NpgsqlDbType = p.ParameterName is "@fee" ? NpgsqlTypes.NpgsqlDbType.Bigint : NpgsqlTypes.NpgsqlDbType.Text;
+            results[i] = await cmd.ExecuteNonQueryAsync(ct) > 0;
+        }
+        if (tx is not null) await tx.CommitAsync(ct);
+        return results;
     }
 
     public async Task<SessionPage> QueryAsync(SessionQuery query, CancellationToken ct = default)
@@ -47,6 +70,7 @@ public sealed class PostgresSessionIndex : ISessionIndex, ISessionStatistics, IA
 
     public async ValueTask DisposeAsync()
     {
+        await _upserts.DisposeAsync();
         if (_ownsDataSource) await _dataSource.DisposeAsync();
     }
 }

@@ -32,7 +32,7 @@ public static class TelemetryExtensions
                     !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health"))
                 .AddHttpClientInstrumentation())
             .WithMetrics(m => m
-                .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName)
+                .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName, EvCharge.ChargerBridge.Mqtt.BrokerTelemetry.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddPrometheusExporter());

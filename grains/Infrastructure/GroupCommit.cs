@@ -1,0 +1,104 @@
+using System.Threading.Channels;
+
+namespace EvCharge.Infrastructure;
+
+/// <summary>
+/// Group commit for a store whose cost is per transaction (an fsync on commit), not per row: every caller waiting
+/// when a writer gets its turn goes into one transaction. Each caller still returns only after the transaction
+/// holding its item is durable, so callers see the same guarantee as one transaction each; under load a thousand
+/// concurrent writes cost a handful of commits. With no load an item is written at once (no batching delay).
+/// A failed transaction is retried item by item, so only the caller whose item the store refuses sees the error.
+/// </summary>
+public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
+{
+    private readonly Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> _commit;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new() { SingleReader = false, SingleWriter = false });
+    private readonly int _maxBatch;
+    private readonly Task[] _writers;
+    private readonly CancellationTokenSource _stopping = new();
+
+    private sealed record Pending(TItem Item, TaskCompletionSource<TResult> Done);
+
+    /// <param name="commit">Writes a batch in one transaction and returns one result per item, in order.</param>
+    /// <param name="maxBatch">Largest batch per transaction.</param>
+    /// <param name="writers">Transactions in flight at once: more than one keeps the database busy while a batch commits.</param>
+    public GroupCommit(Func<IReadOnlyList<TItem>, CancellationToken, Task<IReadOnlyList<TResult>>> commit, int maxBatch = 256, int writers = 2)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
+        _commit = commit ?? throw new ArgumentNullException(nameof(commit));
+        _maxBatch = maxBatch;
+        _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+    }
+
+    /// <summary>Total transactions committed, for diagnostics (items per commit = items / commits).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+    public long Items => Interlocked.Read(ref _items);
+    private long _commits;
+    private long _items;
+
+    public Task<TResult> WriteAsync(TItem item, CancellationToken ct = default)
+    {
+        var pending = new Pending(item, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(GroupCommit<TItem, TResult>));
+        return ct.CanBeCanceled ? pending.Done.Task.WaitAsync(ct) : pending.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(_maxBatch);
+        var items = new List<TItem>(_maxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            items.Clear();
+            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+                items.Add(next.Item);
+            }
+            if (batch.Count == 0) continue;
+            try
+            {
+                var results = await _commit(items, _stopping.Token).ConfigureAwait(false);
+                if (results.Count != batch.Count) throw new InvalidOperationException($"commit returned {results.Count} results for {batch.Count} items");
+                Interlocked.Increment(ref _commits);
+                Interlocked.Add(ref _items, batch.Count);
+                for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+            }
+            catch (Exception) when (batch.Count > 1)
+            {
+                // One item the store refuses must not fail the others that happened to share its transaction:
+                // write each alone, so only the item at fault sees the error.
+                foreach (var p in batch) await CommitAloneAsync(p).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                batch[0].Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private async Task CommitAloneAsync(Pending p)
+    {
+        try
+        {
+            var results = await _commit([p.Item], _stopping.Token).ConfigureAwait(false);
+            Interlocked.Increment(ref _commits);
+            Interlocked.Increment(ref _items);
+            p.Done.TrySetResult(results[0]);
+        }
+        catch (Exception ex)
+        {
+            p.Done.TrySetException(ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete(); // writers drain what is queued, then stop
+        await Task.WhenAll(_writers).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _stopping.CancelAsync();
+        _stopping.Dispose();
+    }
+}
