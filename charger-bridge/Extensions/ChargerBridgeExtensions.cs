@@ -61,12 +61,17 @@ internal sealed class ChargerBridgeHost(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!options.Value.Enabled) return;
+        _bridge = services.GetRequiredService<MqttChargerBridge>();
         if (options.Value.Broker == BrokerMode.Embedded)
         {
             _broker = services.GetRequiredService<EmbeddedBroker>();
+            if (options.Value.InProcessBridge)
+            {
+                _broker.AttachUplink(_bridge);
+                _bridge.UseInProcessBroker(_broker);
+            }
             await _broker.StartAsync(cancellationToken);
         }
-        _bridge = services.GetRequiredService<MqttChargerBridge>();
         await _bridge.StartAsync(cancellationToken);
     }
 

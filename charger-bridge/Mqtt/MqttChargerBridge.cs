@@ -21,7 +21,7 @@ namespace EvCharge.ChargerBridge.Mqtt;
 /// always on the same lane, so its frames are handled in the order it sent them.
 /// Also the <see cref="IChargerLink"/> charger grains use to push RemoteStopTransaction down to a charger.
 /// </summary>
-public sealed class MqttChargerBridge : BackgroundService, IChargerLink
+public sealed class MqttChargerBridge : BackgroundService, IChargerLink, IChargerUplink
 {
     private readonly ChargerBridgeOptions _options;
     private readonly OcppDispatcher _dispatcher;
@@ -172,6 +172,14 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink
         if (connected.ResultCode != MqttClientConnectResultCode.Success)
             throw new InvalidOperationException($"broker refused the bridge: {connected.ResultCode} {connected.ReasonString}");
 
+        if (_inProcessUplink)
+        {
+            // The embedded broker hands uplinks straight to this bridge (AcceptUplinkAsync); the client only publishes.
+            Subscription = "(in-process uplink from the embedded broker)";
+            _logger.LogInformation("Bridge {ClientId} connected to the embedded broker on port {Port}; uplinks in-process", _clientId, _options.Port);
+            _subscribed.TrySetResult();
+            return;
+        }
         // MQTTnet's own broker has no shared subscriptions; there is only one bridge per embedded broker anyway.
         var topic = _options.Broker == BrokerMode.External && !string.IsNullOrWhiteSpace(_options.SharedGroup)
             ? ChargerTopics.SharedUp(_options.SharedGroup)
@@ -189,6 +197,17 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink
         _subscribed.TrySetResult();
     }
 
+    private bool _inProcessUplink;
+    private IChargerDownlink? _downlink;
+
+    /// <summary>Called by the host before start when the embedded broker in this process feeds this bridge directly
+    /// and takes its answers directly.</summary>
+    internal void UseInProcessBroker(IChargerDownlink downlink)
+    {
+        _inProcessUplink = true;
+        _downlink = downlink;
+    }
+
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         var message = e.ApplicationMessage;
@@ -198,10 +217,16 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink
             return;
         }
         // The payload buffer belongs to the client and is reused once this handler returns.
-        var frame = message.Payload.ToArray();
+        await EnqueueAsync(chargerId, message.Payload.ToArray());
+    }
+
+    ValueTask IChargerUplink.AcceptUplinkAsync(string chargerId, byte[] frame) => EnqueueAsync(chargerId, frame);
+
+    private ValueTask EnqueueAsync(string chargerId, byte[] frame)
+    {
         var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(chargerId) % (uint)_lanes.Length)];
         // Waiting here when the lane is full stops reading from the broker: back-pressure instead of unbounded memory.
-        await lane.Writer.WriteAsync(new Inbound(chargerId, frame));
+        return lane.Writer.WriteAsync(new Inbound(chargerId, frame));
     }
 
     private async Task RunLaneAsync(ChannelReader<Inbound> reader)
@@ -248,6 +273,12 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink
 
     private async Task PublishAsync(string chargerId, byte[] frame)
     {
+        if (_downlink is { } downlink)
+        {
+            if (await downlink.DeliverDownlinkAsync(chargerId, frame) == 0)
+                _logger.LogDebug("Charger {ChargerId} has no subscribed session; frame not delivered", chargerId);
+            return;
+        }
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(ChargerTopics.Down(chargerId))
             .WithPayload(frame)

@@ -121,11 +121,14 @@ internal sealed class ChargingSessionGrain(
 
         var known = S.Samples.Select(s => s.Timestamp).ToHashSet();
         var merged = S.Samples.Concat(report.TransactionData.Where(s => known.Add(s.Timestamp))).OrderBy(s => s.Timestamp).ToList();
-        await Save(S with
+        var stopped = S with
         {
             State = SessionState.Stopped, MeterStopWh = Math.Max(report.MeterStopWh, S.MeterStartWh), StoppedAt = report.Timestamp,
             StopReason = report.Reason, Samples = merged, LastActivity = Now,
-        });
+        };
+        // Everything the settlement plan needs is known now, so the stop is saved as the Settling intent itself:
+        // one durable write (and one index update) instead of "Stopped" followed at once by "Settling".
+        await Save(PlanSettlement(stopped) ?? stopped);
         // The wallet's "one open session" ends when charging ends, not when the provider answers the capture:
         // a driver who got the receipt may start the next charge at once. The hold itself still resolves exactly once.
         if (S.WalletKey is { } wallet) await GrainFactory.GetGrain<ISocialPaymentAccountGrain>(wallet).ReleaseHold(SessionId);
@@ -288,21 +291,13 @@ internal sealed class ChargingSessionGrain(
         var breakdown = FeeCalculator.Compute(start.Tariff, S.MeterStartWh, S.StartedAt ?? S.CreatedAt, S.Samples, S.MeterStopWh ?? S.MeterStartWh, S.StoppedAt ?? Now);
         if (S.State == SessionState.Stopped)
         {
-            if (breakdown.BelowMinimum || breakdown.Fee == 0)
+            if (PlanSettlement(S) is not { } plan)
             {
                 await Save(S with { Fee = 0 });
                 await VoidHold("below_minimum", releaseWallet: true);
                 return;
             }
-            var (planned, _) = HoldPolicy.CaptureWithin(breakdown.Fee, S.Authorized);
-            if (S.ChargerFee is { } reported && reported != breakdown.Fee)
-                logger.LogWarning("Session {Session}: charger reported fee {Charger} KRW, server computed {Server} KRW; charging the server's", SessionId, reported, breakdown.Fee);
-            await Save(S with
-            {
-                State = SessionState.Settling, Fee = breakdown.Fee, PlannedCapture = planned, Attempts = 0, NextAttemptAt = null,
-                Splits = SplitCalculator.Split(planned, start.Commission, start.CpoPayeeAccount, start.PlatformPayeeAccount),
-                Receipt = Vat.Receipt(planned),
-            });
+            await Save(plan);
         }
 
         if (!gateways.TryGet(start.Payment.Provider, out var gateway))
@@ -364,6 +359,27 @@ internal sealed class ChargingSessionGrain(
                 await Attention(SessionState.Settling, $"capture_refused_{outcome.ErrorCode}_provider_{found?.Status.ToString() ?? "unknown"}");
                 break;
         }
+    }
+
+    /// <summary>
+    /// The Settling intent for a stopped session: fee, capture within the hold, splits and receipt, computed once and
+    /// persisted before the capture is sent. Null when nothing is to be captured (below the minimum or free).
+    /// </summary>
+    private SessionRecord? PlanSettlement(SessionRecord stopped)
+    {
+        var start = stopped.Start!;
+        var breakdown = FeeCalculator.Compute(start.Tariff, stopped.MeterStartWh, stopped.StartedAt ?? stopped.CreatedAt, stopped.Samples,
+            stopped.MeterStopWh ?? stopped.MeterStartWh, stopped.StoppedAt ?? Now);
+        if (breakdown.BelowMinimum || breakdown.Fee == 0) return null;
+        var (planned, _) = HoldPolicy.CaptureWithin(breakdown.Fee, stopped.Authorized);
+        if (stopped.ChargerFee is { } reported && reported != breakdown.Fee)
+            logger.LogWarning("Session {Session}: charger reported fee {Charger} KRW, server computed {Server} KRW; charging the server's", SessionId, reported, breakdown.Fee);
+        return stopped with
+        {
+            State = SessionState.Settling, Fee = breakdown.Fee, PlannedCapture = planned, Attempts = 0, NextAttemptAt = null,
+            Splits = SplitCalculator.Split(planned, start.Commission, start.CpoPayeeAccount, start.PlatformPayeeAccount),
+            Receipt = Vat.Receipt(planned),
+        };
     }
 
     private async Task RecordCapture(string paymentId, long captured)

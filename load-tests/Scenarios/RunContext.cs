@@ -106,15 +106,18 @@ public sealed class RunContext : IAsyncDisposable
     public async Task<LedgerCheck?> CheckLedgerAsync()
     {
         var runSessions = Charges?.Sessions.ToHashSet(StringComparer.Ordinal) ?? [];
+        // Its own deadline: the check also runs after the run was cut short by --max-seconds (Token cancelled).
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var token = deadline.Token;
         if (Target.Api is { } api && !Options.Has("no-rest"))
         {
             try
             {
                 using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) };
-                using var response = await http.GetAsync("/api/v1/ledger/invariants", Token);
+                using var response = await http.GetAsync("/api/v1/ledger/invariants", token);
                 if (response.IsSuccessStatusCode)
                 {
-                    var body = await response.Content.ReadFromJsonAsync<JsonElement>(Token);
+                    var body = await response.Content.ReadFromJsonAsync<JsonElement>(token);
                     bool B(string n) => body.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.True;
                     long L(string n) => body.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : 0;
                     var violations = body.TryGetProperty("violations", out var vs) && vs.ValueKind == JsonValueKind.Array ? vs.EnumerateArray().ToList() : [];
@@ -123,10 +126,10 @@ public sealed class RunContext : IAsyncDisposable
                         violations.Count, mine.Count, mine.Take(10).Select(v => v.ToString()).ToList());
                 }
             }
-            catch (Exception) when (!Token.IsCancellationRequested) { /* REST facade not there yet: read the store */ }
+            catch (Exception) when (!token.IsCancellationRequested) { /* REST facade not there yet: read the store */ }
         }
         if (Target.Ledger is null) return null;
-        var report = await Target.Ledger.CheckInvariantsAsync(Token);
+        var report = await Target.Ledger.CheckInvariantsAsync(token);
         var own = report.Violations.Where(v => v.SessionId is not null && runSessions.Contains(v.SessionId)).ToList();
         return new LedgerCheck("ILedger store (grains/Ledger)", report.Balanced, report.TotalDebits, report.TotalCredits, report.Journals,
             report.Violations.Count, own.Count, own.Take(10).Select(v => $"{v.Rule} {v.SessionId}: {v.Detail}").ToList());
