@@ -11,7 +11,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         usage: load-tests <scenario> [options]
           scenarios: simulate | connect | steady | bootstorm | mixed | broker-probe
           target:    --mqtt-port 1883 --sandbox http://127.0.0.1:5090 --api http://127.0.0.1:5080 --gateway-port 30000
-                     --sut-pid <silo pid>  --sqlite <ledger db path> | --postgres <connection string>
+                     --sut-pid <silo pid>  --provider-pid <stand-alone sandbox pid>
+                     --sqlite <ledger db path> | --postgres <connection string>
           common:    --chargers N --ramp R/s --heartbeat S --duration S --max-seconds S (hard stop, default 900)
                      --call-timeout S --prefix ID --quiet --reports DIR --no-ledger
           simulate:  --charges N --charge-seconds S --meter-seconds S

@@ -75,6 +75,13 @@ public sealed class ChargerBridgeOptions
     /// </summary>
     public bool InProcessBridge { get; set; } = true;
 
+    /// <summary>
+    /// Embedded broker: TCP listen backlog (MQTTnet's default is 100). When thousands of chargers reconnect at once
+    /// (a boot storm after a site's network outage) a short backlog makes the kernel drop SYNs and the chargers wait
+    /// out TCP's 1 s, 3 s, 7 s... retransmits. The kernel caps it at net.core.somaxconn (4096 here).
+    /// </summary>
+    public int ConnectionBacklog { get; set; } = 4096;
+
     /// <summary>MQTT client id of this bridge instance; a unique one is generated when empty.</summary>
     public string? ClientId { get; set; }
 

@@ -50,7 +50,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IChargerD
             .WithDefaultEndpoint()
             .WithDefaultEndpointPort(_options.Port)
             .WithPersistentSessions(false)
-            .WithMaxPendingMessagesPerClient(Math.Max(250, _options.MaxPendingMessagesPerClient));
+            .WithMaxPendingMessagesPerClient(Math.Max(250, _options.MaxPendingMessagesPerClient))
+            .WithConnectionBacklog(Math.Max(100, _options.ConnectionBacklog));
 
         if (!string.IsNullOrWhiteSpace(_options.PfxPath))
         {

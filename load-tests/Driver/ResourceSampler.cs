@@ -56,6 +56,9 @@ public sealed class ResourceSampler : IAsyncDisposable
                 var at = Metrics.Now;
                 if (now is null || prev is null) { prev = now; prevAt = at; continue; }
                 var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(prevAt, at).TotalSeconds;
+                // A starved sampler (the driver itself saturated) can tick twice in a row: /proc's CPU counters move
+                // in 10 ms steps, so a near-zero interval would read as thousands of percent. Wait for a full one.
+                if (seconds < period.TotalSeconds / 2) continue;
                 var cpu = (now.Value.CpuTicks - prev.Value.CpuTicks) / TicksPerSecond / seconds * 100;
                 lock (_samples) _samples.Add(new ResourceSample(DateTimeOffset.UtcNow, Math.Round(cpu, 1), now.Value.RssKb / 1024.0, now.Value.Threads));
                 prev = now; prevAt = at;

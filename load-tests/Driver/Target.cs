@@ -29,6 +29,7 @@ public sealed class Target : IAsyncDisposable
     public ILedger? Ledger { get; init; }
     /// <summary>The silo's process id (CPU/memory sampling); the driver's own process when hosted in-process.</summary>
     public int? SutPid { get; init; }
+    public int? ProviderPid { get; init; }
     /// <summary>PostgreSQL connection string when the profile is Postgres: commits per charge from pg_stat_database.</summary>
     public string? Postgres { get; init; }
     /// <summary>REST API base (issue 5). Used for the ledger check and operator reads when /api/v1 answers.</summary>
@@ -78,6 +79,7 @@ public sealed class Target : IAsyncDisposable
             Postgres = pg,
             SkipRegistration = o.Has("skip-register"),
             SutPid = o.GetOrNull("sut-pid") is { } pid ? int.Parse(pid) : null,
+            ProviderPid = o.GetOrNull("provider-pid") is { } providerPid ? int.Parse(providerPid) : null,
             _clientHost = host,
         };
     }

@@ -25,6 +25,7 @@ public sealed class RunReport
     public required IReadOnlyDictionary<string, double> Figures { get; init; }
     public ResourceSummary? SystemUnderTest { get; init; }
     public ResourceSummary? Driver { get; init; }
+    public ResourceSummary? Provider { get; init; }
     public LedgerCheck? Ledger { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
     public long TotalErrors => Errors.Values.Sum();
@@ -52,7 +53,7 @@ public sealed class RunReport
             foreach (var (k, v) in Errors.OrderByDescending(kv => kv.Value)) sb.AppendLine($"| {k} | {v} |");
         }
         sb.AppendLine().AppendLine("## Resources").AppendLine().AppendLine("| process | pid | CPU avg % | CPU max % | RSS max MB | RSS end MB | threads max |").AppendLine("|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var (name, r) in new[] { ("system under test", SystemUnderTest), ("load driver", Driver) })
+        foreach (var (name, r) in new[] { ("system under test", SystemUnderTest), ("wallet provider (sandbox)", Provider), ("load driver", Driver) })
             if (r is not null) sb.AppendLine($"| {name} | {r.Pid} | {F(r.CpuAvgPercent)} | {F(r.CpuMaxPercent)} | {F(r.RssMaxMb)} | {F(r.RssEndMb)} | {r.ThreadsMax} |");
         sb.AppendLine().AppendLine("CPU is percent of one core; this machine has " + Environment.ProcessorCount + ".").AppendLine();
         sb.AppendLine("## Ledger invariants").AppendLine();

@@ -26,6 +26,7 @@ public sealed class RunContext : IAsyncDisposable
         CallTimeout = options.Seconds("call-timeout", 30);
         Sut = new ResourceSampler(target.SutPid ?? Environment.ProcessId);
         Driver = target.SutPid is null or 0 || target.SutPid == Environment.ProcessId ? null : new ResourceSampler(Environment.ProcessId);
+        Provider = target.ProviderPid is > 0 and var provider ? new ResourceSampler(provider) : null;
         Quiet = options.Has("quiet");
     }
 
@@ -40,6 +41,8 @@ public sealed class RunContext : IAsyncDisposable
     public CancellationToken Token => _hardStop.Token;
     public ResourceSampler Sut { get; }
     public ResourceSampler? Driver { get; }
+    /// <summary>The wallet provider (a stand-alone social-sandbox, --provider-pid), reported apart from the silo.</summary>
+    public ResourceSampler? Provider { get; }
     public ChargerFleet? Fleet { get; set; }
     public PhonePool? Phones { get; set; }
     public PaidCharge? Charges { get; set; }
@@ -151,6 +154,7 @@ public sealed class RunContext : IAsyncDisposable
             Figures = Figures,
             SystemUnderTest = Sut.Summary(MeasureFrom),
             Driver = Driver?.Summary(MeasureFrom),
+            Provider = Provider?.Summary(MeasureFrom),
             Ledger = ledger,
             Notes = Notes,
         };
@@ -180,6 +184,7 @@ public sealed class RunContext : IAsyncDisposable
         if (Phones is not null) await Phones.DisposeAsync();
         await Sut.DisposeAsync();
         if (Driver is not null) await Driver.DisposeAsync();
+        if (Provider is not null) await Provider.DisposeAsync();
         _hardStop.Dispose();
     }
 
