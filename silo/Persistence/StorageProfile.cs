@@ -50,9 +50,30 @@ public sealed record StorageProfile
     {
         StorageProvider.Postgres => string.IsNullOrWhiteSpace(ConnectionString)
             ? throw new InvalidOperationException("Storage provider Postgres needs Storage:ConnectionString.")
-            : ConnectionString!,
+            : WithPostgresDefaults(ConnectionString!),
         _ => SchemaMigrator.SqliteConnectionString(string.IsNullOrWhiteSpace(ConnectionString) ? DefaultSqlitePath : ConnectionString!),
     };
+
+    /// <summary>
+    /// Npgsql settings the profile showed to matter, applied unless the connection string sets them itself. Orleans'
+    /// ADO.NET providers open and close a pooled connection per operation, and Npgsql resets every returned connection
+    /// with DISCARD ALL, a statement (and a transaction in pg_stat_database) per grain read or write: No Reset On Close
+    /// drops it, which is safe here because nothing in EvCharge leaves session state (SET, temp tables, session
+    /// advisory locks) on a connection. Auto-prepare lets PostgreSQL skip parsing and planning the same few statements
+    /// (grain state, reminders, ledger, session index) on every call. Measured: transactions per paid charge 47 -> 24,
+    /// authorization p99 at 40 charges/s from seconds to under 0.5 s (docs/performance.md).
+    /// </summary>
+    public static string WithPostgresDefaults(string connectionString)
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (!Sets(connectionString, "No Reset On Close", "NoResetOnClose")) b.NoResetOnClose = true;
+        if (!Sets(connectionString, "Max Auto Prepare", "MaxAutoPrepare")) b.MaxAutoPrepare = 64;
+        if (!Sets(connectionString, "Auto Prepare Min Usages", "AutoPrepareMinUsages")) b.AutoPrepareMinUsages = 2;
+        return b.ConnectionString;
+
+        static bool Sets(string cs, params string[] keys) =>
+            cs.Split(';').Select(part => part.Split('=')[0].Trim()).Any(k => keys.Contains(k, StringComparer.OrdinalIgnoreCase));
+    }
 
     /// <summary>Orleans' ADO.NET invariant. For SQLite it is "System.Data.SQLite", which Orleans maps to Microsoft.Data.Sqlite.</summary>
     public string AdoNetInvariant => Provider == StorageProvider.Postgres ? "Npgsql" : "System.Data.SQLite";
