@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # EvCharge benchmark (issue 7): one bounded, self-stopping command.
-#   scripts/benchmark.sh                    # everything, about 15-20 minutes on the 2-core dev machine
+#   scripts/benchmark.sh                    # everything, about 25 minutes on the 2-core dev machine
 #   BENCH_QUICK=1 scripts/benchmark.sh      # a few minutes, small numbers (smoke of the script itself)
 # It builds the silo and the load driver, measures the machine's ceilings (pgbench commits/s on a throwaway
 # PostgreSQL, raw MQTTnet broker msgs/s), then runs the load scenarios against the embedded default (SQLite) and
@@ -22,7 +22,7 @@ PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 QUICK="${BENCH_QUICK:-}"
 mkdir -p "$OUT"
 chmod 755 "$WORK"
-SILO_PID=""; PG_UP=""
+SILO_PID=""; SANDBOX_PID=""; PG_UP=""
 
 log() { echo "[bench $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/bench.log"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -34,6 +34,8 @@ stop_silo() {
     kill -KILL "$SILO_PID" 2>/dev/null || true
   fi
   SILO_PID=""
+  if [[ -n "$SANDBOX_PID" ]] && kill -0 "$SANDBOX_PID" 2>/dev/null; then kill -TERM "$SANDBOX_PID" 2>/dev/null || true; sleep 2; kill -KILL "$SANDBOX_PID" 2>/dev/null || true; fi
+  SANDBOX_PID=""
 }
 cleanup() {
   stop_silo
@@ -43,16 +45,21 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- sizes (override by environment) ----
+# STEADY_STEPS: a short run per arrival rate to find the knee; SUSTAIN_RATE for SUSTAIN_SECONDS: the sustained run.
 if [[ -n "$QUICK" ]]; then
   CONNECT_N=${CONNECT_N:-500};  STORM_N=${STORM_N:-500}; STORM_TX=${STORM_TX:-50}
-  STEADY_RATE=${STEADY_RATE:-10}; STEADY_SECONDS=${STEADY_SECONDS:-20}; MIXED_SECONDS=${MIXED_SECONDS:-15}
-  EMB_CONNECT_N=${EMB_CONNECT_N:-300}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-10}; PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}; PROBE_MESSAGES=${PROBE_MESSAGES:-50000}
+  STEADY_STEPS=${STEADY_STEPS:-"10"}; STEP_SECONDS=${STEP_SECONDS:-20}; SUSTAIN_RATE=${SUSTAIN_RATE:-10}; SUSTAIN_SECONDS=${SUSTAIN_SECONDS:-20}
+  MIXED_SECONDS=${MIXED_SECONDS:-15}
+  EMB_CONNECT_N=${EMB_CONNECT_N:-300}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-10}; EMB_STEADY_SECONDS=${EMB_STEADY_SECONDS:-20}
+  PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}; PROBE_MESSAGES=${PROBE_MESSAGES:-50000}
 else
   # 19,000 not 20,000: this machine caps open files per process at 20,000 (ulimit -Hn), and the silo holds one
-  # socket per charger plus its database, sandbox and Orleans sockets. See docs/performance.md.
+  # socket per charger plus its database and Orleans sockets (19,574 at the peak of the storm). See docs/performance.md.
   CONNECT_N=${CONNECT_N:-19000}; STORM_N=${STORM_N:-19000}; STORM_TX=${STORM_TX:-500}
-  STEADY_RATE=${STEADY_RATE:-50}; STEADY_SECONDS=${STEADY_SECONDS:-60}; MIXED_SECONDS=${MIXED_SECONDS:-30}
-  EMB_CONNECT_N=${EMB_CONNECT_N:-2000}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-20}; PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}; PROBE_MESSAGES=${PROBE_MESSAGES:-200000}
+  STEADY_STEPS=${STEADY_STEPS:-"20 40 60"}; STEP_SECONDS=${STEP_SECONDS:-45}; SUSTAIN_RATE=${SUSTAIN_RATE:-40}; SUSTAIN_SECONDS=${SUSTAIN_SECONDS:-300}
+  MIXED_SECONDS=${MIXED_SECONDS:-30}
+  EMB_CONNECT_N=${EMB_CONNECT_N:-2000}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-20}; EMB_STEADY_SECONDS=${EMB_STEADY_SECONDS:-60}
+  PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}; PROBE_MESSAGES=${PROBE_MESSAGES:-200000}
 fi
 CHARGE_SECONDS=${CHARGE_SECONDS:-10}; METER_SECONDS=${METER_SECONDS:-2}
 
@@ -63,6 +70,7 @@ publish() { timeout 600 dotnet publish "$1" -c Release -o "$2" --nologo -v q >> 
   || { log "build of $1 failed twice; stopping"; tail -20 "$OUT/build.log"; exit 1; }; }
 publish "$ROOT/silo" "$WORK/silo"
 publish "$ROOT/load-tests" "$WORK/driver"
+publish "$ROOT/social-sandbox" "$WORK/sandbox"
 DRIVER=(dotnet "$WORK/driver/EvCharge.LoadTests.dll")
 
 # ---- throwaway PostgreSQL (as the postgres user: it refuses to run as root) ----
@@ -86,22 +94,33 @@ timeout 180 "${DRIVER[@]}" broker-probe --publishers 50 --messages "$PROBE_MESSA
 log "broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | tr '\n' ' ')"
 
 # ---- the system under test ----
-start_silo() { # $1 = name, rest = extra silo args
-  local name=$1; shift
+start_silo() { # $1 = name, $2 = embedded|standalone (wallet provider), rest = extra silo args
+  local name=$1 provider=$2; shift 2
   MQTT_PORT=$(free_port); API_PORT=$(free_port); SANDBOX_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
-  mkdir -p "$WORK/$name"
+  mkdir -p "$WORK/$name/data"
+  local provider_args=(--Payments:EmbeddedSandboxUrl="http://127.0.0.1:$SANDBOX_PORT" --Payments:SandboxDataFile="$WORK/$name/data/sandbox.jsonl")
+  PROVIDER_TARGET=()
+  if [[ "$provider" == standalone ]]; then
+    # The wallet provider in its own process: its CPU is reported apart from the silo's ("provider excluded").
+    (cd "$WORK/$name" && exec dotnet "$WORK/sandbox/EvCharge.SocialSandbox.dll" --urls "http://127.0.0.1:$SANDBOX_PORT" \
+        --Sandbox:DataFile="$WORK/$name/data/sandbox.jsonl" --Logging:LogLevel:Default=Warning > "$OUT/sandbox-$name.log" 2>&1) &
+    SANDBOX_PID=$!
+    for _ in $(seq 1 60); do curl -sf -m 2 "http://127.0.0.1:$SANDBOX_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
+    provider_args=(--Payments:ProviderUrl="http://127.0.0.1:$SANDBOX_PORT")
+    PROVIDER_TARGET=(--provider-pid "$SANDBOX_PID")
+  fi
   (cd "$WORK/$name" && exec dotnet "$WORK/silo/EvCharge.Silo.dll" --urls "http://127.0.0.1:$API_PORT" \
       --Storage:DataDirectory="$WORK/$name/data" --Storage:SiloPort="$SILO_PORT" --Storage:GatewayPort="$GATEWAY_PORT" \
-      --ChargerBridge:Port="$MQTT_PORT" --Payments:EmbeddedSandboxUrl="http://127.0.0.1:$SANDBOX_PORT" \
-      --Payments:SandboxDataFile="$WORK/$name/data/sandbox.jsonl" --Logging:LogLevel:Default=Warning "$@" \
+      --ChargerBridge:Port="$MQTT_PORT" "${provider_args[@]}" --Logging:LogLevel:Default=Warning "$@" \
       > "$OUT/silo-$name.log" 2>&1) &
   SILO_PID=$!
-  for _ in $(seq 1 90); do curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
-  curl -sf "http://127.0.0.1:$API_PORT/health" >/dev/null || { log "silo $name did not start"; tail -20 "$OUT/silo-$name.log"; return 1; }
+  # -m: a silo that accepts but does not answer must not hang the script.
+  for _ in $(seq 1 90); do curl -sf -m 2 "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
+  curl -sf -m 5 "http://127.0.0.1:$API_PORT/health" >/dev/null || { log "silo $name did not start"; tail -20 "$OUT/silo-$name.log"; return 1; }
   sleep 3 # the bridge subscribes after the host is up
   TARGET=(--mqtt-port "$MQTT_PORT" --sandbox "http://127.0.0.1:$SANDBOX_PORT" --api "http://127.0.0.1:$API_PORT"
-          --gateway-port "$GATEWAY_PORT" --sut-pid "$SILO_PID" --quiet --reports "$OUT/$name")
-  log "silo $name pid $SILO_PID (mqtt $MQTT_PORT, api $API_PORT, sandbox $SANDBOX_PORT, gateway $GATEWAY_PORT)"
+          --gateway-port "$GATEWAY_PORT" --sut-pid "$SILO_PID" "${PROVIDER_TARGET[@]}" --quiet --reports "$OUT/$name")
+  log "silo $name pid $SILO_PID (mqtt $MQTT_PORT, api $API_PORT, wallet provider $provider on $SANDBOX_PORT, gateway $GATEWAY_PORT)"
 }
 
 scenario() { # $1 = profile name, $2 = seconds limit, rest = scenario args
@@ -112,44 +131,51 @@ scenario() { # $1 = profile name, $2 = seconds limit, rest = scenario args
 }
 
 PROF_PIDS=()
-profile_steady() { # samples the silo during the steady run
-  local name=$1; PROF_PIDS=()
+profile_steady() { # samples the silo during a steady run: $1 = name, $2 = seconds to wait before sampling
+  local name=$1 after=${2:-30}; PROF_PIDS=()
   local dt="${HOME}/.dotnet/tools"
   if [[ -x "$dt/dotnet-counters" ]]; then
-    (sleep 25; timeout 60 "$dt/dotnet-counters" collect -p "$SILO_PID" --duration 00:00:30 --format csv -o "$OUT/$name-counters.csv" \
+    (sleep "$after"; timeout 60 "$dt/dotnet-counters" collect -p "$SILO_PID" --duration 00:00:30 --format csv -o "$OUT/$name-counters.csv" \
       --counters System.Runtime,Microsoft-AspNetCore-Server-Kestrel,System.Net.Http,Npgsql >/dev/null 2>&1 || true) &
     PROF_PIDS+=($!)
   fi
   if [[ -x "$dt/dotnet-trace" ]]; then
-    (sleep 30; timeout 60 "$dt/dotnet-trace" collect -p "$SILO_PID" --profile cpu-sampling --duration 00:00:00:15 -o "$OUT/$name-steady.nettrace" >/dev/null 2>&1 || true
-     timeout 120 "$dt/dotnet-trace" report "$OUT/$name-steady.nettrace" topN -n 40 --inclusive > "$OUT/$name-topN-inclusive.txt" 2>&1 || true
-     timeout 120 "$dt/dotnet-trace" report "$OUT/$name-steady.nettrace" topN -n 40 > "$OUT/$name-topN-exclusive.txt" 2>&1 || true) &
+    # Sampled thread time (EventPipe; the kernel cpu-sampling profile needs perf events this container lacks).
+    # scripts/cpu-profile.py drops blocked threads; cpu-by-component.py splits the busy time by library.
+    (sleep "$after"; timeout 60 "$dt/dotnet-trace" collect -p "$SILO_PID" --profile dotnet-sampled-thread-time --duration 00:00:00:15 -o "$OUT/$name.nettrace" >/dev/null 2>&1 || true
+     timeout 300 "$dt/dotnet-trace" convert "$OUT/$name.nettrace" --format Speedscope -o "$OUT/$name" >/dev/null 2>&1 || true
+     python3 "$ROOT/scripts/cpu-by-component.py" "$OUT/$name.speedscope.json" > "$OUT/$name-cpu-by-component.txt" 2>&1 || true
+     python3 "$ROOT/scripts/cpu-profile.py" "$OUT/$name.speedscope.json" 40 > "$OUT/$name-cpu-top.txt" 2>&1 || true
+     rm -f "$OUT/$name.nettrace") &
     PROF_PIDS+=($!)
   fi
 }
+wait_profilers() { for p in "${PROF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
 
 # ---- embedded default: SQLite, embedded broker, embedded sandbox ----
-start_silo embedded
+start_silo embedded embedded
 LEDGER=(--sqlite "$WORK/embedded/data/evcharge.db")
 scenario embedded 600 simulate --chargers 10 --charges 20 --charge-seconds 2 --meter-seconds 1
 scenario embedded 900 connect --chargers "$EMB_CONNECT_N" --ramp 500 --hold 20 --heartbeat 30 --register-concurrency 64
-profile_steady embedded
-scenario embedded 300 steady --rate "$EMB_STEADY_RATE" --duration "$STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
-wait_profilers() { for p in "${PROF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
+profile_steady embedded-steady 30
+scenario embedded 300 steady --rate "$EMB_STEADY_RATE" --duration "$EMB_STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 wait_profilers
 stop_silo
 
-# ---- PostgreSQL profile ----
+# ---- PostgreSQL profile: PostgreSQL, embedded broker, wallet provider in its own process ----
 PGCS="Host=127.0.0.1;Port=$PGPORT;Database=evcharge;Username=postgres;Maximum Pool Size=100"
-start_silo postgres --Storage:Provider=Postgres "--Storage:ConnectionString=$PGCS"
+start_silo postgres standalone --Storage:Provider=Postgres "--Storage:ConnectionString=$PGCS"
 LEDGER=(--postgres "$PGCS")
 FLEET="bf$STAMP"; FLEET="${FLEET:0:12}-"
 scenario postgres 1200 connect --chargers "$CONNECT_N" --ramp 1000 --hold 30 --heartbeat 60 --prefix "$FLEET" --register-concurrency 96
 scenario postgres 900 bootstorm --chargers "$STORM_N" --transactions "$STORM_TX" --outage 5 --prefix "$FLEET" --skip-register --ramp 1000
-profile_steady postgres
-scenario postgres 400 steady --rate "$STEADY_RATE" --duration "$STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+for rate in $STEADY_STEPS; do
+  scenario postgres $((STEP_SECONDS + 120)) steady --rate "$rate" --duration "$STEP_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+done
+profile_steady postgres-sustained 60
+scenario postgres $((SUSTAIN_SECONDS + 200)) steady --rate "$SUSTAIN_RATE" --duration "$SUSTAIN_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 wait_profilers
-scenario postgres 300 mixed --rate $((STEADY_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+scenario postgres 300 mixed --rate $((SUSTAIN_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d evcharge -Atc "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables order by n_tup_ins + n_tup_upd desc limit 15" > "$OUT/postgres-table-writes.txt" 2>&1 || true
 stop_silo
 
@@ -164,8 +190,9 @@ stop_silo
     sed -n '/^## Figures/,/^## Counters/p' "$f" | grep '^|' || true
     sed -n '/^## Latency/,/^## Counters/p' "$f" | grep -E '^\| (step|---|authorize|start|stop-to-receipt|connect|reconnect|boot|heartbeat) ' || true
     grep -A3 '^## Errors' "$f" | tail -n +2 | grep -v '^$' || true
-    sed -n '/^## Resources/,/^CPU/p' "$f" | grep '^| system' || true
+    sed -n '/^## Resources/,/^CPU/p' "$f" | grep -E '^\| (system|wallet|load)' || true
     grep -A2 '^## Ledger' "$f" | tail -1
   done
+  for c in "$OUT"/*-cpu-by-component.txt; do [[ -f "$c" ]] && { echo; echo "## CPU by component: $(basename "$c" -cpu-by-component.txt)"; echo '```'; cat "$c"; echo '```'; }; done
 } > "$OUT/summary.md"
 log "done: $OUT/summary.md"
