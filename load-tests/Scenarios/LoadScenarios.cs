@@ -162,6 +162,7 @@ public static class LoadScenarios
         await using (ctx.Progress("phones")) await ctx.CreatePhonesAsync(n);
         fleet.StartHeartbeats(ctx.Options.Seconds("heartbeat", 60));
         var pgBefore = await ctx.Target.PostgresWritesAsync(ctx.Token);
+        ctx.ProviderBucketsBefore = ctx.Target.Api is { } api ? await SiloMetrics.ProviderAuthorizationBucketsAsync(api, ctx.Token) : null;
         var journalsBefore = ctx.Target.Ledger is { } l0 ? (await l0.CheckInvariantsAsync(ctx.Token)).Journals : 0;
         return (fleet, pgBefore, journalsBefore);
     }
@@ -350,6 +351,17 @@ public static class LoadScenarios
     private static async Task DurableWritesAsync(RunContext ctx, (long Commits, long RowWrites)? pgBefore, int journalsBefore, long completed)
     {
         if (completed == 0) return;
+        if (ctx.ProviderBucketsBefore is { } bucketsBefore
+            && ctx.Target.Api is { } api
+            && await SiloMetrics.ProviderAuthorizationBucketsAsync(api, ctx.Token) is { } bucketsAfter
+            && SiloMetrics.Between(bucketsBefore, bucketsAfter) is { } provider)
+        {
+            // The provider's share of "authorize", measured inside the silo (bucket upper bounds, ms).
+            ctx.Figures["provider.authorize.calls"] = provider.Count;
+            ctx.Figures["provider.authorize.p50-ms (bucket bound)"] = provider.P50;
+            ctx.Figures["provider.authorize.p95-ms (bucket bound)"] = provider.P95;
+            ctx.Figures["provider.authorize.p99-ms (bucket bound)"] = provider.P99;
+        }
         if (pgBefore is { } before && await ctx.Target.PostgresWritesAsync(ctx.Token) is { } after)
         {
             ctx.Figures["postgres.commits-per-charge"] = Math.Round((after.Commits - before.Commits) / (double)completed, 1);

@@ -41,6 +41,8 @@ public sealed class RunContext : IAsyncDisposable
     public CancellationToken Token => _hardStop.Token;
     public ResourceSampler Sut { get; }
     public ResourceSampler? Driver { get; }
+    /// <summary>The silo's provider-authorization histogram when the measured part of the run began.</summary>
+    public SortedDictionary<double, long>? ProviderBucketsBefore { get; set; }
     /// <summary>The wallet provider (a stand-alone social-sandbox, --provider-pid), reported apart from the silo.</summary>
     public ResourceSampler? Provider { get; }
     public ChargerFleet? Fleet { get; set; }
