@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics.Metrics;
 using EvCharge.Charging;
 using EvCharge.Sessions;
@@ -64,9 +65,12 @@ internal sealed class SessionStateGauge : IDisposable
     private DateTimeOffset _refreshedAt = DateTimeOffset.MinValue;
     private int _refreshing;
 
+    private readonly ILogger<SessionStateGauge>? _logger;
+
     public SessionStateGauge(IServiceProvider services, TimeProvider time)
     {
         _statistics = services.GetService<ISessionStatistics>();
+        _logger = services.GetService<ILogger<SessionStateGauge>>();
         _time = time;
         _meter.CreateObservableGauge("evcharge.sessions.by_state", Observe, description: "Sessions per state (session index)");
     }
@@ -76,8 +80,14 @@ internal sealed class SessionStateGauge : IDisposable
         if (_statistics is not null && _time.GetUtcNow() - _refreshedAt > RefreshEvery && Interlocked.Exchange(ref _refreshing, 1) == 0)
             _ = Task.Run(async () =>
             {
-                try { _snapshot = await _statistics.CountByStateAsync(); _refreshedAt = _time.GetUtcNow(); }
-                catch { /* the database health check reports outages; keep the last snapshot */ }
+                // Bounded: a refresh stuck on a busy database must not stop every later one.
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try { _snapshot = await _statistics.CountByStateAsync(timeout.Token); _refreshedAt = _time.GetUtcNow(); }
+                catch (Exception ex)
+                {
+                    // The database health check reports outages; keep the last snapshot and try again on the next scrape.
+                    _logger?.LogWarning(ex, "Sessions-by-state gauge could not refresh its snapshot");
+                }
                 finally { Volatile.Write(ref _refreshing, 0); }
             });
         return _snapshot.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("state", kv.Key.ToString())));
