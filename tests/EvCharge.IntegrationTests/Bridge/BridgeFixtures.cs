@@ -83,6 +83,28 @@ public sealed class EmbeddedBridgeFixture : BridgeFixture
     }
 }
 
+/// <summary>
+/// The embedded broker with <see cref="ChargerBridgeOptions.InProcessBridge"/> off: every frame is routed through the
+/// broker to the bridge's MQTT subscription and back, as the benchmark's comparison runs it.
+/// </summary>
+public sealed class EmbeddedRoutedBridgeFixture : BridgeFixture
+{
+    private readonly int _port = MosquittoBroker.FreePort();
+    public override int Port => _port;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await StartBridgeAsync(o =>
+        {
+            o.Broker = BrokerMode.Embedded;
+            o.Port = _port;
+            o.InProcessBridge = false;
+            o.PasswordCacheSeconds = 1;
+        });
+    }
+}
+
 /// <summary>The cluster profile: Mosquitto as external broker, two bridge instances in one shared-subscription group.</summary>
 public sealed class MosquittoBridgeFixture : BridgeFixture
 {

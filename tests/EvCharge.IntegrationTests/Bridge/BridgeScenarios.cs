@@ -348,6 +348,12 @@ public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
     protected override bool RefusesForeignSubscription => true;
 
     [Fact]
+    public void The_bridge_takes_uplinks_from_the_broker_in_process_and_subscribes_to_nothing()
+    {
+        Assert.StartsWith("(in-process", Fx.Bridges.Single().Subscription);
+    }
+
+    [Fact]
     public async Task Operator_login_may_watch_all_charger_topics_but_not_publish()
     {
         await using var charger = await Fx.ConnectChargerAsync("EMB-WATCHED");
@@ -368,6 +374,20 @@ public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
         var published = await ops.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(ChargerTopics.Down("EMB-WATCHED"))
             .WithPayload("[]").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published.ReasonCode);
+    }
+}
+
+/// <summary>The shared scenarios again with the embedded broker routing frames to the bridge's subscription.</summary>
+public sealed class EmbeddedRoutedBridgeTests(EmbeddedRoutedBridgeFixture fx)
+    : BridgeScenarios<EmbeddedRoutedBridgeFixture>(fx), IClassFixture<EmbeddedRoutedBridgeFixture>
+{
+    protected override string Prefix => "EMR";
+    protected override bool RefusesForeignSubscription => true;
+
+    [Fact]
+    public void The_bridge_receives_uplinks_through_its_own_subscription()
+    {
+        Assert.Equal(ChargerTopics.AllUp, Fx.Bridges.Single().Subscription);
     }
 }
 
