@@ -71,7 +71,7 @@ public sealed class ChargerBridgeOptions
     /// with 19,000 chargers) plus a socket write per message to and from the bridge; this path skips both, and a
     /// charger's PUBACK waits until its frame is queued (back-pressure instead of a queue that can drop). While an
     /// operator login is connected, messages are routed as well so it sees them. Set false to route everything
-    /// through the broker as with an external one (the benchmark compares both).
+    /// through the broker as with an external one (docs/performance.md has both measured).
     /// </summary>
     public bool InProcessBridge { get; set; } = true;
 

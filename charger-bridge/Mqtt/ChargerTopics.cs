@@ -1,3 +1,6 @@
+using MQTTnet;
+using MQTTnet.Protocol;
+
 namespace EvCharge.ChargerBridge.Mqtt;
 
 /// <summary>One topic pair per charger: <c>evc/v1/chargers/{id}/up</c> (charger to server) and <c>.../down</c>.</summary>
@@ -18,6 +21,11 @@ public static class ChargerTopics
     public static string Down(string chargerId) => Prefix + chargerId + DownSuffix;
 
     public static string SharedUp(string group) => $"$share/{group}/{AllUp}";
+
+    /// <summary>An OCPP-J frame for a charger's down topic, however it is delivered (published or queued in-process).</summary>
+    public static MqttApplicationMessage DownMessage(string chargerId, byte[] frame, MqttQualityOfServiceLevel qos) =>
+        new MqttApplicationMessageBuilder().WithTopic(Down(chargerId)).WithPayload(frame)
+            .WithQualityOfServiceLevel(qos).WithContentType("application/json").Build();
 
     /// <summary>Charger ids are also MQTT usernames, client ids and topic levels: letters, digits, '.', '_', '-'.</summary>
     public static bool IsValidChargerId(ReadOnlySpan<char> id)

@@ -88,8 +88,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IChargerD
         _server = null;
     }
 
-    /// <summary>Messages the broker dropped because a subscriber's queue was full (see MaxPendingMessagesPerClient).</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    /// <summary>Messages dropped so far, to log the first and then every thousandth (the metric counts each).</summary>
     private long _dropped;
 
     private Task OnEnqueuedOrDroppedAsync(MQTTnet.Server.ApplicationMessageEnqueuedEventArgs e)
@@ -262,24 +261,22 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IChargerD
     public async ValueTask<int> DeliverDownlinkAsync(string chargerId, byte[] frame)
     {
         var server = _server ?? throw new InvalidOperationException("The embedded broker is not running");
-        var topic = ChargerTopics.Down(chargerId);
         if (Volatile.Read(ref _operatorsConnected) > 0)
         {
-            var routed = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(frame)
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithContentType("application/json").Build();
+            var routed = ChargerTopics.DownMessage(chargerId, frame, MqttQualityOfServiceLevel.AtLeastOnce);
             await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(routed) { SenderClientId = _options.BridgeUsername, SenderUserName = _options.BridgeUsername })
                 .ConfigureAwait(false);
             return 1;
         }
-        var delivered = await DeliverToSessionAsync(server, chargerId, topic, frame).ConfigureAwait(false) ? 1 : 0;
+        var delivered = await DeliverToSessionAsync(server, chargerId, chargerId, frame).ConfigureAwait(false) ? 1 : 0;
         if (_extraDownClients.TryGetValue(chargerId, out var extra))
             foreach (var clientId in extra.Keys)
-                if (await DeliverToSessionAsync(server, clientId, topic, frame).ConfigureAwait(false)) delivered++;
+                if (await DeliverToSessionAsync(server, clientId, chargerId, frame).ConfigureAwait(false)) delivered++;
                 else extra.TryRemove(clientId, out _);
         return delivered;
     }
 
-    private static async Task<bool> DeliverToSessionAsync(MqttServer server, string clientId, string topic, byte[] frame)
+    private static async Task<bool> DeliverToSessionAsync(MqttServer server, string clientId, string chargerId, byte[] frame)
     {
         MqttSessionStatus session;
         try
@@ -291,10 +288,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IChargerD
             return false; // no session: not connected (MQTT would drop the message for want of a subscriber too)
         }
         if (session.Items[DownQosItem] is not MqttQualityOfServiceLevel granted) return false;
-        var message = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(frame)
-            .WithQualityOfServiceLevel(granted < MqttQualityOfServiceLevel.AtLeastOnce ? granted : MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithContentType("application/json").Build();
-        return session.TryEnqueueApplicationMessage(message, out _);
+        var qos = granted < MqttQualityOfServiceLevel.AtLeastOnce ? granted : MqttQualityOfServiceLevel.AtLeastOnce;
+        return session.TryEnqueueApplicationMessage(ChargerTopics.DownMessage(chargerId, frame, qos), out _);
     }
 
     private Role? RoleOf(string? userName, string? clientId)

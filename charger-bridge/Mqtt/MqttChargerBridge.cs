@@ -172,7 +172,7 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink, ICharge
         if (connected.ResultCode != MqttClientConnectResultCode.Success)
             throw new InvalidOperationException($"broker refused the bridge: {connected.ResultCode} {connected.ReasonString}");
 
-        if (_inProcessUplink)
+        if (_downlink is not null)
         {
             // The embedded broker hands uplinks straight to this bridge (AcceptUplinkAsync); the client only publishes.
             Subscription = "(in-process uplink from the embedded broker)";
@@ -197,16 +197,11 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink, ICharge
         _subscribed.TrySetResult();
     }
 
-    private bool _inProcessUplink;
+    /// <summary>Set when the embedded broker in this process feeds this bridge directly and takes its answers directly.</summary>
     private IChargerDownlink? _downlink;
 
-    /// <summary>Called by the host before start when the embedded broker in this process feeds this bridge directly
-    /// and takes its answers directly.</summary>
-    internal void UseInProcessBroker(IChargerDownlink downlink)
-    {
-        _inProcessUplink = true;
-        _downlink = downlink;
-    }
+    /// <summary>Called by the host before start; see <see cref="ChargerBridgeOptions.InProcessBridge"/>.</summary>
+    internal void UseInProcessBroker(IChargerDownlink downlink) => _downlink = downlink;
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
@@ -279,12 +274,7 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink, ICharge
                 _logger.LogDebug("Charger {ChargerId} has no subscribed session; frame not delivered", chargerId);
             return;
         }
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(ChargerTopics.Down(chargerId))
-            .WithPayload(frame)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithContentType("application/json")
-            .Build();
+        var message = ChargerTopics.DownMessage(chargerId, frame, MqttQualityOfServiceLevel.AtLeastOnce);
         var result = await _client.PublishAsync(message, CancellationToken.None);
         if (!result.IsSuccess)
             _logger.LogWarning("Publish to {ChargerId} failed: {Reason}", chargerId, result.ReasonCode);

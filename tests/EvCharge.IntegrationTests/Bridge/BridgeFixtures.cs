@@ -62,8 +62,11 @@ public abstract class BridgeFixture : IAsyncLifetime
 }
 
 /// <summary>The default run: MQTTnet broker embedded, checking passwords against charger grains.</summary>
-public sealed class EmbeddedBridgeFixture : BridgeFixture
+public class EmbeddedBridgeFixture : BridgeFixture
 {
+    /// <summary>Which path the embedded broker and bridge use (<see cref="ChargerBridgeOptions.InProcessBridge"/>).</summary>
+    protected virtual bool InProcessBridge => true;
+
     private readonly int _port = MosquittoBroker.FreePort();
     public override int Port => _port;
     public const string OperatorUser = "ops";
@@ -78,6 +81,7 @@ public sealed class EmbeddedBridgeFixture : BridgeFixture
             o.Port = _port;
             o.OperatorUsername = OperatorUser;
             o.OperatorPassword = OperatorPassword;
+            o.InProcessBridge = InProcessBridge;
             o.PasswordCacheSeconds = 1;
         });
     }
@@ -85,24 +89,11 @@ public sealed class EmbeddedBridgeFixture : BridgeFixture
 
 /// <summary>
 /// The embedded broker with <see cref="ChargerBridgeOptions.InProcessBridge"/> off: every frame is routed through the
-/// broker to the bridge's MQTT subscription and back, as the benchmark's comparison runs it.
+/// broker to the bridge's MQTT subscription and back (the path measured before InProcessBridge, docs/performance.md).
 /// </summary>
-public sealed class EmbeddedRoutedBridgeFixture : BridgeFixture
+public sealed class EmbeddedRoutedBridgeFixture : EmbeddedBridgeFixture
 {
-    private readonly int _port = MosquittoBroker.FreePort();
-    public override int Port => _port;
-
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        await StartBridgeAsync(o =>
-        {
-            o.Broker = BrokerMode.Embedded;
-            o.Port = _port;
-            o.InProcessBridge = false;
-            o.PasswordCacheSeconds = 1;
-        });
-    }
+    protected override bool InProcessBridge => false;
 }
 
 /// <summary>The cluster profile: Mosquitto as external broker, two bridge instances in one shared-subscription group.</summary>
