@@ -142,6 +142,12 @@ public sealed class SimCharger : IAsyncDisposable
                 throw new OcppCallException("timeout:" + action, $"{action} unanswered after {timeout.TotalSeconds:0} s");
             }
         }
+        catch (MQTTnet.Exceptions.MqttCommunicationException) when (ct.IsCancellationRequested)
+        {
+            // MQTTnet reports a PUBACK wait cut short by the caller's token as a communication time-out; it is the
+            // caller stopping (heartbeats at the end of a hold), not a failure of the system under test.
+            throw new OperationCanceledException(ct);
+        }
         catch (MQTTnet.Exceptions.MqttCommunicationException ex)
         {
             throw new OcppCallException("mqtt:" + ex.GetType().Name, ex.Message);
