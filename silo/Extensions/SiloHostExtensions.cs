@@ -53,7 +53,7 @@ public static class SiloHostExtensions
             .ValidateOnStart();
         var ledger = profile.ToLedgerOptions();
         builder.Services.AddEvChargeLedger(ledger);
-        builder.Services.AddEvChargeSessionIndex(ledger);
+        builder.Services.AddEvChargeSessionStore(ledger);
         var providerUrl = builder.AddPaymentProvider();
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
         builder.Services.AddEvChargeHealth(ledger, providerUrl);
