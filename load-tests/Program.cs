@@ -9,7 +9,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine("""
         usage: load-tests <scenario> [options]
-          scenarios: simulate | connect | steady | bootstorm | mixed | broker-probe
+          scenarios: simulate | connect | steady | bootstorm | mixed | broker-probe | store-bench
           target:    --mqtt-port 1883 --sandbox http://127.0.0.1:5090 --api http://127.0.0.1:5080 --gateway-port 30000
                      --sut-pid <silo pid>  --provider-pid <stand-alone sandbox pid>
                      --sqlite <ledger db path> | --postgres <connection string>
@@ -21,6 +21,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           bootstorm: --transactions K --outage S --storm-attempts N
           mixed:     --rate R/s --auth-rate R/s --read-rate R/s
           broker-probe: --publishers P --messages M --payload BYTES --window W --qos 0|1
+          store-bench: --postgres <cs> | --sqlite <path>  --charges N --concurrency C --meters M --ack-file PATH --no-schema
         """);
     return 0;
 }
@@ -29,6 +30,12 @@ var scenario = args[0];
 var options = new Options(args.Skip(1));
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+
+if (scenario == "store-bench")
+{
+    var bench = await StoreBench.RunAsync(options, cancel.Token);
+    return bench.TotalErrors == 0 ? 0 : 1;
+}
 
 if (scenario == "broker-probe")
 {

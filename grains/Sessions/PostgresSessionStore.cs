@@ -79,6 +79,11 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
         SELECT * FROM unnest(@session_id, @version, @state, @charger_id, @connector_id, @cpo_id, @wallet_key, @hold_amount, @energy_wh, @fee,
                              @captured, @refunded, @debt, @seamless, @fee_mismatch, @reason, @created_at, @started_at, @stopped_at, @updated_at,
                              @live, @transaction_id, @presentation, @due_at, @bucket, @body)
+            AS step (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee, captured,
+                     refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at, live,
+                     transaction_id, presentation, due_at, bucket, body)
+        -- A session's first step is version 1; any later one must find the row it follows.
+        WHERE step.version = 1 OR EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = step.session_id)
         ON CONFLICT (session_id) DO UPDATE SET
             version = excluded.version, state = excluded.state, wallet_key = excluded.wallet_key, hold_amount = excluded.hold_amount,
             energy_wh = excluded.energy_wh, fee = excluded.fee, captured = excluded.captured, refunded = excluded.refunded,

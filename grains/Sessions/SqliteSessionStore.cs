@@ -58,9 +58,11 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         INSERT INTO sessions (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee,
                               captured, refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at,
                               live, transaction_id, presentation, due_at, bucket, body)
-        VALUES ($session_id, $version, $state, $charger_id, $connector_id, $cpo_id, $wallet_key, $hold_amount, $energy_wh, $fee,
-                $captured, $refunded, $debt, $seamless, $fee_mismatch, $reason, $created_at, $started_at, $stopped_at, $updated_at,
-                $live, $transaction_id, $presentation, $due_at, $bucket, $body)
+        SELECT $session_id, $version, $state, $charger_id, $connector_id, $cpo_id, $wallet_key, $hold_amount, $energy_wh, $fee,
+               $captured, $refunded, $debt, $seamless, $fee_mismatch, $reason, $created_at, $started_at, $stopped_at, $updated_at,
+               $live, $transaction_id, $presentation, $due_at, $bucket, $body
+        -- A session's first step is version 1; any later one must find the row it follows.
+        WHERE $version = 1 OR EXISTS (SELECT 1 FROM sessions WHERE session_id = $session_id)
         ON CONFLICT (session_id) DO UPDATE SET
             version = excluded.version, state = excluded.state, wallet_key = excluded.wallet_key, hold_amount = excluded.hold_amount,
             energy_wh = excluded.energy_wh, fee = excluded.fee, captured = excluded.captured, refunded = excluded.refunded,
