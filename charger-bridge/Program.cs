@@ -20,6 +20,9 @@ var serviceId = orleans["ServiceId"] ?? "evcharge";
 
 builder.UseOrleansClient(client =>
 {
+    // A charger's request is one grain call; the silo's EvCharge:AuthorizeBudget is set to end inside this timeout.
+    client.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
+    client.Configure<Orleans.Configuration.ClientMessagingOptions>(orleans.GetSection("Messaging"));
     if (string.Equals(orleans["Clustering"], "Postgres", StringComparison.OrdinalIgnoreCase))
     {
         var connectionString = orleans["ConnectionString"] ?? builder.Configuration.GetConnectionString("Postgres")

@@ -130,7 +130,8 @@ public static class SandboxApi
         }
 
         var fault = rt.Faults.Decide(operation);
-        if (fault.LatencyMs > 0) await Task.Delay(fault.LatencyMs, ct);
+        // A slow provider is slow at its end: the request is processed even if the caller gives up waiting.
+        if (fault.LatencyMs > 0) await Task.Delay(fault.LatencyMs, CancellationToken.None);
         switch (fault.Kind)
         {
             case FaultKind.Error:

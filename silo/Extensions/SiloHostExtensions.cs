@@ -15,6 +15,11 @@ namespace EvCharge.Silo.Extensions;
 /// <summary>Everything one EvCharge silo process hosts, chosen by configuration (see docs/operations.md).</summary>
 public static class SiloHostExtensions
 {
+    /// <summary>Orleans' own default, stated: how long a grain call (a charger's request) may take.</summary>
+    public static readonly TimeSpan DefaultResponseTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>What the charger's answer needs after the provider's: the session's write and the way back through the bridge.</summary>
+    private static readonly TimeSpan AnswerMargin = TimeSpan.FromSeconds(5);
+
     public static WebApplicationBuilder AddEvChargeSilo(this WebApplicationBuilder builder)
     {
         var config = builder.Configuration;
@@ -33,6 +38,10 @@ public static class SiloHostExtensions
             // subsections Orleans reads as provider settings): reminders' minimum period (the session
             // watchdog's EvCharge:WatchdogPeriod must not be below it) and membership failure detection.
             silo.Configure<ReminderOptions>(config.GetSection("Silo:Reminders"));
+            // The charger's answer to a payment is a grain call: its budget is the response timeout, set here rather
+            // than inherited, and EvCharge:AuthorizeBudget must end inside it (validated below).
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = DefaultResponseTimeout);
+            silo.Configure<SiloMessagingOptions>(config.GetSection("Silo:Messaging"));
             silo.Configure<ClusterMembershipOptions>(config.GetSection("Silo:Membership"));
             silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
             if (config.GetValue("Dashboard:Enabled", true)) silo.AddDashboard(); // not under "Orleans": Orleans reads that section for providers
@@ -50,6 +59,10 @@ public static class SiloHostExtensions
         builder.Services.AddOptions<EvChargeOptions>()
             .Validate<Microsoft.Extensions.Options.IOptions<ReminderOptions>>((o, reminders) => o.WatchdogPeriod >= reminders.Value.MinimumReminderPeriod,
                 "EvCharge:WatchdogPeriod must not be below Silo:Reminders:MinimumReminderPeriod (Orleans refuses shorter reminders).")
+            .ValidateOnStart();
+        builder.Services.AddOptions<EvChargeOptions>()
+            .Validate<Microsoft.Extensions.Options.IOptions<SiloMessagingOptions>>((o, messaging) => o.AuthorizeBudget + AnswerMargin <= messaging.Value.ResponseTimeout,
+                $"EvCharge:AuthorizeBudget plus {AnswerMargin.TotalSeconds:0} s must fit inside Silo:Messaging:ResponseTimeout: the charger's answer must come before its call times out.")
             .ValidateOnStart();
         var ledger = profile.ToLedgerOptions();
         builder.Services.AddEvChargeLedger(ledger);
