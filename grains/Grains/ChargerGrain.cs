@@ -61,6 +61,7 @@ internal sealed class ChargerGrain(
     private const int UnreconciledKept = 256;
     private readonly EvChargeOptions _options = options.Value;
     private IChargerLink? _link;
+    private bool _linkIsConnection;
     private DateTimeOffset? _lastSeen;
 
     private ChargerRecord S => state.State;
@@ -71,6 +72,8 @@ internal sealed class ChargerGrain(
     {
         if (registration.ConnectorCount is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(registration), "A charger has 1 to 16 connectors.");
         if (registration.HoldAmount < 0) throw new ArgumentOutOfRangeException(nameof(registration), "The hold amount cannot be negative.");
+        if (registration.SecurityProfile is { } profile && !Enum.IsDefined(profile))
+            throw new ArgumentOutOfRangeException(nameof(registration), "The security profile is 1, 2 or 3.");
         var connectors = S.Connectors;
         for (var c = 1; c <= registration.ConnectorCount; c++)
             if (!connectors.ContainsKey(c)) connectors = connectors.Add(c, new ConnectorRecord(ConnectorStatus.Available, null, null, null));
@@ -90,9 +93,29 @@ internal sealed class ChargerGrain(
         S.Connectors.OrderBy(c => c.Key).Select(c => new ConnectorView(c.Key, c.Value.Status, c.Value.SessionId, c.Value.TransactionId, c.Value.ErrorCode)).ToList(),
         S.Vendor, S.Firmware));
 
-    Task IChargerGrain.AttachLink(IChargerLink link)
+    Task IChargerGrain.AttachLink(IChargerLink link) => Attach(link, connection: false);
+
+    Task IChargerGrain.AttachConnection(IChargerLink connection) => Attach(connection, connection: true);
+
+    Task IChargerGrain.DetachConnection(IChargerLink connection)
     {
+        if (_link is { } current && current.Equals(connection))
+        {
+            _link = null;
+            _linkIsConnection = false;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task Attach(IChargerLink link, bool connection)
+    {
+        // A charger is on one transport at a time. When a WebSocket connection takes the charger or loses it, the
+        // other link hears of it: a stale connection closes, an MQTT bridge attaches again when the charger returns.
+        // MQTT bridges sharing one broker replace each other silently: any of them can publish to the charger.
+        if (_link is { } previous && (connection || _linkIsConnection) && !previous.Equals(link))
+            previous.Released(ChargerId).Ignore();
         _link = link;
+        _linkIsConnection = connection;
         _lastSeen = Now;
         return Task.CompletedTask;
     }
