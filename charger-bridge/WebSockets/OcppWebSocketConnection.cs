@@ -135,6 +135,7 @@ internal sealed class OcppWebSocketConnection : IChargerLink
                 {
                     _hub.Logger.LogWarning("Charger {ChargerId} sent a message over {Max} bytes; closing", ChargerId, max);
                     RequestClose(WebSocketCloseStatus.MessageTooBig, $"message exceeds {max} bytes");
+                    await DiscardUntilClosedAsync();
                     return;
                 }
                 Interlocked.Exchange(ref _lastMessageTicks, _hub.Time.GetUtcNow().UtcTicks);
@@ -146,6 +147,23 @@ internal sealed class OcppWebSocketConnection : IChargerLink
         {
             // The peer vanished, the socket was aborted (ping time-out, slow reader, shutdown) or broke the protocol.
             if (!IsClosing) _hub.Logger.LogInformation("Charger {ChargerId} WebSocket dropped: {Error}", ChargerId, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// After refusing a message, reads and throws away what the charger still sends (a small scratch buffer, never the
+    /// message) until its answer to our Close, so it sees the 1009 instead of a reset; the close time-out bounds it.
+    /// </summary>
+    private async Task DiscardUntilClosedAsync()
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(1024);
+        try
+        {
+            while ((await _socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None)).MessageType != WebSocketMessageType.Close) { }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

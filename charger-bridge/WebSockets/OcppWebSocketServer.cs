@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -45,6 +46,8 @@ public sealed class OcppWebSocketServer(
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], EnvironmentName = Environments.Production });
         // Only what is configured here: not the host's Urls or Kestrel sections, which belong to its own HTTP surface.
         builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, ""); // the listeners below are all there is
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory); // the host's logging, not a second configuration
         // Started and stopped by the host that owns this service, not by signals of its own.

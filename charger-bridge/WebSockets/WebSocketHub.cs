@@ -43,6 +43,9 @@ public sealed class WebSocketHub(
 
     internal void FrameHandled() => Interlocked.Increment(ref _framesHandled);
 
+    /// <summary>Whether the charger has a live (not closing) WebSocket here.</summary>
+    public bool IsConnected(string chargerId) => Connections.TryGet(chargerId, out var c) && !c.IsClosing;
+
     /// <summary>Whether the charger has a live WebSocket here, and over which security profile.</summary>
     public bool TryGetConnection(string chargerId, out (string RemoteAddress, Charging.OcppSecurityProfile Profile) connection)
     {
