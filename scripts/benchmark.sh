@@ -208,7 +208,7 @@ fi
 {
   echo "# Benchmark $STAMP"
   echo
-  echo "- pgbench simple-update (16 clients, ${PGBENCH_SECONDS}s): **$PG_TPS tps**"
+  echo "- pgbench simple-update (16 clients, ${PGBENCH_SECONDS}s): **${PG_TPS:-not run} tps**"
   echo "- MQTTnet broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | sed 's/broker-probe //' | tr '\n' ';')"
   for f in "$OUT"/*/*.md; do
     echo; echo "## $(basename "$(dirname "$f")") / $(head -1 "$f" | sed 's/^# //')"

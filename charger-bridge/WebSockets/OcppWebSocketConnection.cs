@@ -203,6 +203,9 @@ internal sealed class OcppWebSocketConnection : IChargerLink
         // The charger's frames on the old connection finish first, so its frames are handled in the order it sent them.
         if (predecessor is not null)
             await Task.WhenAny(predecessor.Completion, Task.Delay(TimeSpan.FromSeconds(30), _hub.Time));
+        // Attached at once, not at the first frame: a charger that reconnects mid-charge may be quiet for minutes, and a
+        // RemoteStopTransaction in that time must reach it here.
+        await EnsureAttachedAsync();
         await foreach (var frame in _inbound.Reader.ReadAllAsync())
         {
             // A replaced connection leaves what it still holds to its successor: the charger resends unanswered CALLs there.
