@@ -59,6 +59,8 @@ public static class OcppWebSocketEndpoint
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         hub.Logger.LogInformation("Charger {ChargerId} connected over WebSocket from {Address}, security profile {Profile}",
             chargerId, address, (int)login.Profile!.Value);
+        // Each OCPP CALL starts its own trace (as over MQTT), not a child of an HTTP request that lasts for hours.
+        System.Diagnostics.Activity.Current = null;
         await new OcppWebSocketConnection(chargerId, address, login.Profile.Value, socket, hub).RunAsync();
     }
 

@@ -76,6 +76,12 @@ public sealed class OcppWebSocketOptions
 
     public int LoginThrottleWindowSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// TCP listen backlog (Kestrel's default is 512): a boot storm of thousands of chargers overflows a short one and
+    /// they wait out SYN retransmits. The kernel caps it at net.core.somaxconn.
+    /// </summary>
+    public int ConnectionBacklog { get; set; } = 4096;
+
     /// <summary>How long the connection waits for the charger's answer to our close before dropping it.</summary>
     public int CloseTimeoutSeconds { get; set; } = 5;
 }

@@ -53,6 +53,9 @@ public sealed class OcppWebSocketServer(
         // Started and stopped by the host that owns this service, not by signals of its own.
         builder.Services.AddSingleton<IHostLifetime, OwnedLifetime>();
         builder.Services.AddSingleton(hub);
+        // A site's chargers come back all at once after an outage: Kestrel's listen backlog of 512 overflows and the
+        // rest wait out TCP's SYN retransmits (the same lesson as the MQTT broker's ConnectionBacklog).
+        builder.WebHost.UseSockets(o => o.Backlog = Math.Max(128, _options.ConnectionBacklog));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
