@@ -1,10 +1,11 @@
 using EvCharge.ChargerBridge.Extensions;
+using EvCharge.ChargerBridge.WebSockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-// Stand-alone charger bridge: an Orleans client of the cluster plus the MQTT bridge, so bridges scale apart
-// from silos. It talks to an external broker unless ChargerBridge:Broker says otherwise.
+// Stand-alone charger bridge: an Orleans client of the cluster plus the MQTT bridge and the OCPP-J WebSocket endpoint,
+// so bridges scale apart from silos. It talks to an external broker unless ChargerBridge:Broker says otherwise.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 {
@@ -45,5 +46,6 @@ builder.UseOrleansClient(client =>
 });
 
 builder.Services.AddChargerBridge(builder.Configuration.GetSection(ChargerBridgeOptions.SectionName));
+builder.Services.AddOcppWebSockets(builder.Configuration.GetSection(OcppWebSocketOptions.SectionName));
 
 await builder.Build().RunAsync();

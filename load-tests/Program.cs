@@ -3,6 +3,7 @@ using EvCharge.LoadTests.Scenarios;
 
 // EvCharge load driver (issue 7) and charger simulator (issue 3). See docs/performance.md.
 //   dotnet run --project load-tests -- simulate --chargers 10 --charges 20
+//   dotnet run --project load-tests -- simulate --chargers 10 --charges 20 --transport ws   (OCPP-J over WebSocket)
 //   dotnet run --project load-tests -- steady --rate 50 --duration 60 --sut-pid <silo pid> --sqlite data/evcharge.db
 //   dotnet run --project load-tests -- broker-probe --publishers 50 --messages 200000
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -10,7 +11,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     Console.WriteLine("""
         usage: load-tests <scenario> [options]
           scenarios: simulate | connect | steady | bootstorm | mixed | broker-probe | store-bench
-          target:    --mqtt-port 1883 --sandbox http://127.0.0.1:5090 --api http://127.0.0.1:5080 --gateway-port 30000
+          target:    --transport mqtt|ws --mqtt-port 1883 --ws-port 8180 --sandbox http://127.0.0.1:5090 --api http://127.0.0.1:5080 --gateway-port 30000
                      --sut-pid <silo pid>  --provider-pid <stand-alone sandbox pid>
                      --sqlite <ledger db path> | --postgres <connection string>
           common:    --chargers N --ramp R/s --heartbeat S --duration S --max-seconds S (hard stop, default 900)

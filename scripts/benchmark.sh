@@ -2,6 +2,7 @@
 # EvCharge benchmark (issue 7): one bounded, self-stopping command.
 #   scripts/benchmark.sh                    # everything, about 25 minutes on the 2-core dev machine
 #   BENCH_QUICK=1 scripts/benchmark.sh      # a few minutes, small numbers (smoke of the script itself)
+#   BENCH_PART=websocket scripts/benchmark.sh   # only the OCPP-J WebSocket part (about 12 minutes)
 # It builds the silo and the load driver, measures the machine's ceilings (pgbench commits/s on a throwaway
 # PostgreSQL, raw MQTTnet broker msgs/s), then runs the load scenarios against the embedded default (SQLite) and
 # the PostgreSQL profile, each silo on free loopback ports in a temp dir, and profiles the silo during the steady
@@ -20,6 +21,7 @@ OUT="${BENCH_OUT:-$ROOT/load-tests/reports/bench-$STAMP}"
 WORK="$(mktemp -d /tmp/evc-bench.XXXXXX)"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 QUICK="${BENCH_QUICK:-}"
+PART="${BENCH_PART:-all}"   # all | websocket
 mkdir -p "$OUT"
 chmod 755 "$WORK"
 SILO_PID=""; SANDBOX_PID=""; PG_UP=""
@@ -52,6 +54,7 @@ if [[ -n "$QUICK" ]]; then
   MIXED_SECONDS=${MIXED_SECONDS:-15}
   EMB_CONNECT_N=${EMB_CONNECT_N:-300}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-10}; EMB_STEADY_SECONDS=${EMB_STEADY_SECONDS:-20}
   PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}; PROBE_MESSAGES=${PROBE_MESSAGES:-50000}
+  WS_CONNECT_N=${WS_CONNECT_N:-500}; WS_STEADY_RATE=${WS_STEADY_RATE:-10}; WS_STEADY_SECONDS=${WS_STEADY_SECONDS:-20}
 else
   # 19,000 not 20,000: this machine caps open files per process at 20,000 (ulimit -Hn), and the silo holds one
   # socket per charger plus its database and Orleans sockets (19,574 at the peak of the storm). See docs/performance.md.
@@ -60,6 +63,9 @@ else
   MIXED_SECONDS=${MIXED_SECONDS:-30}
   EMB_CONNECT_N=${EMB_CONNECT_N:-2000}; EMB_STEADY_RATE=${EMB_STEADY_RATE:-20}; EMB_STEADY_SECONDS=${EMB_STEADY_SECONDS:-60}
   PGBENCH_SECONDS=${PGBENCH_SECONDS:-20}; PROBE_MESSAGES=${PROBE_MESSAGES:-200000}
+  # WebSocket: the same 19,000 (one socket per charger in the silo, under the 20,000 open-file cap); steady at one rate
+  # over ws and then over mqtt on the same silo, so the two transports are compared in one run.
+  WS_CONNECT_N=${WS_CONNECT_N:-19000}; WS_STEADY_RATE=${WS_STEADY_RATE:-20}; WS_STEADY_SECONDS=${WS_STEADY_SECONDS:-60}
 fi
 CHARGE_SECONDS=${CHARGE_SECONDS:-10}; METER_SECONDS=${METER_SECONDS:-2}
 
@@ -82,6 +88,7 @@ PG_UP=1
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database pgbench" -c "create database evcharge" >/dev/null
 log "PostgreSQL 15 on 127.0.0.1:$PGPORT"
 
+if [[ "$PART" == all ]]; then
 # ---- ceiling 1: PostgreSQL commits per second (pgbench, simple-update: one durable commit per transaction) ----
 if ! command -v pgbench >/dev/null; then apt-get install -y postgresql-contrib >/dev/null 2>&1 || true; fi
 timeout 300 pgbench -h 127.0.0.1 -p "$PGPORT" -U postgres -i -q -s 10 pgbench >/dev/null 2>&1
@@ -92,11 +99,12 @@ log "pgbench simple-update, 16 clients: $PG_TPS tps"
 # ---- ceiling 2: raw MQTTnet broker throughput (a mode of the load driver) ----
 timeout 180 "${DRIVER[@]}" broker-probe --publishers 50 --messages "$PROBE_MESSAGES" --payload 200 --qos 1 --duration 90 > "$OUT/broker-probe.txt" 2>&1 || true
 log "broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | tr '\n' ' ')"
+fi
 
 # ---- the system under test ----
 start_silo() { # $1 = name, $2 = embedded|standalone (wallet provider), rest = extra silo args
   local name=$1 provider=$2; shift 2
-  MQTT_PORT=$(free_port); API_PORT=$(free_port); SANDBOX_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+  MQTT_PORT=$(free_port); WS_PORT=$(free_port); API_PORT=$(free_port); SANDBOX_PORT=$(free_port); SILO_PORT=$(free_port); GATEWAY_PORT=$(free_port)
   mkdir -p "$WORK/$name/data"
   local provider_args=(--Payments:EmbeddedSandboxUrl="http://127.0.0.1:$SANDBOX_PORT" --Payments:SandboxDataFile="$WORK/$name/data/sandbox.jsonl")
   PROVIDER_TARGET=()
@@ -111,14 +119,14 @@ start_silo() { # $1 = name, $2 = embedded|standalone (wallet provider), rest = e
   fi
   (cd "$WORK/$name" && exec dotnet "$WORK/silo/EvCharge.Silo.dll" --urls "http://127.0.0.1:$API_PORT" \
       --Storage:DataDirectory="$WORK/$name/data" --Storage:SiloPort="$SILO_PORT" --Storage:GatewayPort="$GATEWAY_PORT" \
-      --ChargerBridge:Port="$MQTT_PORT" "${provider_args[@]}" --Logging:LogLevel:Default=Warning "$@" \
+      --ChargerBridge:Port="$MQTT_PORT" --ChargerBridge:WebSocket:Port="$WS_PORT" "${provider_args[@]}" --Logging:LogLevel:Default=Warning "$@" \
       > "$OUT/silo-$name.log" 2>&1) &
   SILO_PID=$!
   # -m: a silo that accepts but does not answer must not hang the script.
   for _ in $(seq 1 90); do curl -sf -m 2 "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break; sleep 1; done
   curl -sf -m 5 "http://127.0.0.1:$API_PORT/health" >/dev/null || { log "silo $name did not start"; tail -20 "$OUT/silo-$name.log"; return 1; }
   sleep 3 # the bridge subscribes after the host is up
-  TARGET=(--mqtt-port "$MQTT_PORT" --sandbox "http://127.0.0.1:$SANDBOX_PORT" --api "http://127.0.0.1:$API_PORT"
+  TARGET=(--mqtt-port "$MQTT_PORT" --ws-port "$WS_PORT" --sandbox "http://127.0.0.1:$SANDBOX_PORT" --api "http://127.0.0.1:$API_PORT"
           --gateway-port "$GATEWAY_PORT" --sut-pid "$SILO_PID" "${PROVIDER_TARGET[@]}" --quiet --reports "$OUT/$name")
   log "silo $name pid $SILO_PID (mqtt $MQTT_PORT, api $API_PORT, wallet provider $provider on $SANDBOX_PORT, gateway $GATEWAY_PORT)"
 }
@@ -152,6 +160,7 @@ profile_steady() { # samples the silo during a steady run: $1 = name, $2 = secon
 }
 wait_profilers() { for p in "${PROF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
 
+if [[ "$PART" == all ]]; then
 # ---- embedded default: SQLite, embedded broker, embedded sandbox ----
 start_silo embedded embedded
 LEDGER=(--sqlite "$WORK/embedded/data/evcharge.db")
@@ -178,12 +187,28 @@ wait_profilers
 scenario postgres 300 mixed --rate $((SUSTAIN_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d evcharge -Atc "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables order by n_tup_ins + n_tup_upd desc limit 15" > "$OUT/postgres-table-writes.txt" 2>&1 || true
 stop_silo
+fi
+
+# ---- OCPP-J over WebSocket: the PostgreSQL profile again, chargers on the silo's WebSocket endpoint ----
+if [[ "$PART" == all || "$PART" == websocket ]]; then
+PGCS="Host=127.0.0.1;Port=$PGPORT;Database=evcharge;Username=postgres;Maximum Pool Size=100"
+start_silo websocket standalone --Storage:Provider=Postgres "--Storage:ConnectionString=$PGCS"
+LEDGER=(--postgres "$PGCS")
+WSFLEET="wf$STAMP"; WSFLEET="${WSFLEET:0:12}-"
+scenario websocket 1200 connect --transport ws --chargers "$WS_CONNECT_N" --ramp 1000 --hold 30 --heartbeat 60 --prefix "$WSFLEET" --register-concurrency 96
+scenario websocket 900 bootstorm --transport ws --chargers "$WS_CONNECT_N" --transactions "$STORM_TX" --outage 5 --prefix "$WSFLEET" --skip-register --ramp 1000
+for transport in ws mqtt; do
+  scenario websocket $((WS_STEADY_SECONDS + 200)) steady --transport "$transport" --rate "$WS_STEADY_RATE" --duration "$WS_STEADY_SECONDS" \
+    --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+done
+stop_silo
+fi
 
 # ---- summary ----
 {
   echo "# Benchmark $STAMP"
   echo
-  echo "- pgbench simple-update (16 clients, ${PGBENCH_SECONDS}s): **$PG_TPS tps**"
+  echo "- pgbench simple-update (16 clients, ${PGBENCH_SECONDS}s): **${PG_TPS:-not run} tps**"
   echo "- MQTTnet broker probe: $(grep -E 'msgs-per-second' "$OUT/broker-probe.txt" | sed 's/broker-probe //' | tr '\n' ';')"
   for f in "$OUT"/*/*.md; do
     echo; echo "## $(basename "$(dirname "$f")") / $(head -1 "$f" | sed 's/^# //')"

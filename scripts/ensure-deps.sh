@@ -3,6 +3,8 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl, postgres under /usr/lib/postgresql/*/bin): the test fixture
 #     starts a throwaway server from them
 #   - mosquitto and mosquitto-clients: the external MQTT broker and mosquitto_pub/mosquitto_sub
+#   - nodejs and npm: the OCPP-J interop test runs ocpp-rpc (tests/interop, pinned by package-lock.json), installed
+#     with `npm ci` when tests/interop/node_modules is missing or older than the lock file
 # Idempotent: when everything is present it changes nothing and does not touch the network.
 # apt-get update runs at most once, and only if something must be installed. Runs as root (CI) or via sudo.
 set -euo pipefail
@@ -20,9 +22,22 @@ have_pg_server() {
 have_pg_server || missing+=(postgresql)
 command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; } || missing+=(mosquitto-clients)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# The interop client's packages, exactly as locked; only when missing or stale, so a green machine stays offline.
+interop_packages() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
+  if [[ ! -d "$dir/node_modules/ocpp-rpc" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    echo "ensure-deps: npm ci in tests/interop"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 
 if ((${#missing[@]} == 0)); then
-  echo "ensure-deps: postgresql server binaries and mosquitto are present"
+  echo "ensure-deps: postgresql server binaries, mosquitto, node and npm are present"
+  interop_packages
   exit 0
 fi
 
@@ -52,4 +67,5 @@ trap '[[ $created_policy -eq 1 ]] && "${SUDO[@]}" rm -f "$policy"' EXIT
 
 have_pg_server || { echo "ensure-deps: PostgreSQL server binaries still missing after install" >&2; exit 1; }
 id postgres >/dev/null 2>&1 || { echo "ensure-deps: the postgres OS user is missing" >&2; exit 1; }
+interop_packages
 echo "ensure-deps: done"

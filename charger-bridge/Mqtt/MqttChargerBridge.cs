@@ -294,5 +294,15 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink, ICharge
         _logger.LogInformation("Sent {Action} {MessageId} to charger {ChargerId}", command.Action, messageId, chargerId);
     }
 
+    /// <summary>
+    /// The charger went to a WebSocket connection (or came back from one elsewhere): attach again on its next MQTT
+    /// frame instead of trusting the refresh period, so server CALLs follow the charger back to MQTT.
+    /// </summary>
+    Task IChargerLink.Released(string chargerId)
+    {
+        _linkAttachedAt.TryRemove(chargerId, out _);
+        return Task.CompletedTask;
+    }
+
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -1,6 +1,10 @@
 namespace EvCharge.Charging;
 
-/// <summary>What an operator registers for a charger. The hold is what the wallet pre-authorizes at the start.</summary>
+/// <summary>
+/// What an operator registers for a charger. The hold is what the wallet pre-authorizes at the start.
+/// <see cref="SecurityProfile"/> pins how the charger must log in over WebSocket (null: HTTP Basic over ws or wss,
+/// as registrations made before WebSocket existed); MQTT logins are not affected by it.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ChargerRegistration(
     [property: Id(0)] string CpoId,
@@ -9,7 +13,20 @@ public sealed record ChargerRegistration(
     [property: Id(3)] long HoldAmount,
     [property: Id(4)] string? Password = null,
     [property: Id(5)] string? Model = null,
-    [property: Id(6)] string? Location = null);
+    [property: Id(6)] string? Location = null,
+    [property: Id(7)] OcppSecurityProfile? SecurityProfile = null);
+
+/// <summary>The OCPP 1.6 security whitepaper's profiles for a charger's WebSocket connection.</summary>
+[GenerateSerializer]
+public enum OcppSecurityProfile
+{
+    /// <summary>Profile 1: HTTP Basic (username = charger id, password = the charger's secret) over plain ws://.</summary>
+    BasicAuth = 1,
+    /// <summary>Profile 2: TLS (wss://, server certificate) with HTTP Basic.</summary>
+    TlsBasicAuth = 2,
+    /// <summary>Profile 3: TLS with a client certificate whose subject CN is the charger id, issued by the operator's charger CA.</summary>
+    TlsClientCertificate = 3,
+}
 
 [GenerateSerializer]
 public enum ConnectorStatus

@@ -10,6 +10,14 @@ namespace EvCharge.Charging;
 public interface IChargerLink : IGrainObserver
 {
     Task Send(string chargerId, ChargerCommand command);
+
+    /// <summary>
+    /// The charger grain took another link for <paramref name="chargerId"/> (the charger connected again, over a
+    /// WebSocket here or elsewhere, or came back to MQTT): a WebSocket connection closes, a broker bridge attaches
+    /// again on the charger's next frame. One-way: the grain never waits on a link that may be gone.
+    /// </summary>
+    [OneWay]
+    Task Released(string chargerId);
 }
 
 /// <summary>One grain per charger: registration, online status, live transactions per connector, the OCPP exchange.</summary>
@@ -21,8 +29,18 @@ public interface IChargerGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<bool> CheckPassword(string password);
 
+    /// <summary>A broker bridge (MQTT) that can reach the charger; bridges of one broker may replace each other silently.</summary>
     [AlwaysInterleave]
     Task AttachLink(IChargerLink link);
+    /// <summary>
+    /// A direct connection of the charger (one WebSocket): it replaces whatever link the grain had, and whichever
+    /// link loses the charger to it, or later takes the charger from it, is told (<see cref="IChargerLink.Released"/>).
+    /// </summary>
+    [AlwaysInterleave]
+    Task AttachConnection(IChargerLink connection);
+    /// <summary>The connection closed: forget it if it is still the grain's link (one-way; the charger is gone anyway).</summary>
+    [AlwaysInterleave, OneWay]
+    Task DetachConnection(IChargerLink connection);
     Task<BootResult> Boot(BootNotification boot);
     [AlwaysInterleave]
     Task<DateTimeOffset> Heartbeat();

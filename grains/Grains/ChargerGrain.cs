@@ -60,6 +60,7 @@ internal sealed class ChargerGrain(
     private readonly Dictionary<string, int> _startsSeen = [];
     private int _nextTransactionId;
     private IChargerLink? _link;
+    private bool _linkIsConnection;
     private DateTimeOffset? _lastSeen;
 
     private ChargerRecord S => state.State;
@@ -84,6 +85,8 @@ internal sealed class ChargerGrain(
     {
         if (registration.ConnectorCount is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(registration), "A charger has 1 to 16 connectors.");
         if (registration.HoldAmount < 0) throw new ArgumentOutOfRangeException(nameof(registration), "The hold amount cannot be negative.");
+        if (registration.SecurityProfile is { } profile && !Enum.IsDefined(profile))
+            throw new ArgumentOutOfRangeException(nameof(registration), "The security profile is 1, 2 or 3.");
         // Passwords are machine-generated charger secrets; a salted SHA-256 keeps CONNECT storms cheap.
         var hash = registration.Password is { Length: > 0 } pw ? HashPassword(ChargerId, pw) : S.PasswordHash;
         await Save(S with { Registration = registration with { Password = null }, PasswordHash = hash });
@@ -99,9 +102,29 @@ internal sealed class ChargerGrain(
         ChargerId, S.Registration, _link is not null && _lastSeen is { } seen && Now - seen < TimeSpan.FromSeconds(_options.HeartbeatIntervalSeconds * 2.5),
         _lastSeen, _connectors.Values.OrderBy(c => c.ConnectorId).ToList(), S.Vendor, S.Firmware));
 
-    Task IChargerGrain.AttachLink(IChargerLink link)
+    Task IChargerGrain.AttachLink(IChargerLink link) => Attach(link, connection: false);
+
+    Task IChargerGrain.AttachConnection(IChargerLink connection) => Attach(connection, connection: true);
+
+    Task IChargerGrain.DetachConnection(IChargerLink connection)
     {
+        if (_link is { } current && current.Equals(connection))
+        {
+            _link = null;
+            _linkIsConnection = false;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task Attach(IChargerLink link, bool connection)
+    {
+        // A charger is on one transport at a time. When a WebSocket connection takes the charger or loses it, the
+        // other link hears of it: a stale connection closes, an MQTT bridge attaches again when the charger returns.
+        // MQTT bridges sharing one broker replace each other silently: any of them can publish to the charger.
+        if (_link is { } previous && (connection || _linkIsConnection) && !previous.Equals(link))
+            previous.Released(ChargerId).Ignore();
         _link = link;
+        _linkIsConnection = connection;
         _lastSeen = Now;
         return Task.CompletedTask;
     }

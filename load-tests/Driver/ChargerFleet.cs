@@ -25,8 +25,8 @@ public sealed class ChargerFleet : IAsyncDisposable
         _chargers = new List<SimCharger>(count);
         for (var i = 0; i < count; i++)
         {
-            var c = new SimCharger($"{prefix}{i:D5}", $"pw-{prefix}{i:D5}-lt", i);
-            c.Dropped = _ => metrics.Error("mqtt:dropped");
+            var c = new SimCharger($"{prefix}{i:D5}", $"pw-{prefix}{i:D5}-lt", i, target.Transport);
+            c.Dropped = _ => metrics.Error(target.Transport == ChargerTransport.Ws ? "ws:dropped" : "mqtt:dropped");
             c.ServerCall = (_, action) => metrics.Count("server-call." + action);
             _chargers.Add(c);
         }
@@ -69,7 +69,7 @@ public sealed class ChargerFleet : IAsyncDisposable
         finally { gate.Release(); }
     }
 
-    /// <summary>CONNECT + SUBSCRIBE (+ BootNotification and StatusNotification Available), retried like a real charger.</summary>
+    /// <summary>CONNECT + SUBSCRIBE, or the WebSocket handshake (+ BootNotification and StatusNotification Available), retried like a real charger.</summary>
     public async Task<bool> ConnectOneAsync(SimCharger c, bool boot, int attempts, string step, CancellationToken ct)
     {
         for (var attempt = 1; attempt <= attempts && !ct.IsCancellationRequested; attempt++)
@@ -77,7 +77,7 @@ public sealed class ChargerFleet : IAsyncDisposable
             try
             {
                 var t0 = Metrics.Now;
-                await c.ConnectAsync(_target.MqttHost, _target.MqttPort, TimeSpan.FromSeconds(30), ct);
+                await c.ConnectAsync(_target.MqttHost, _target.ChargerPort, TimeSpan.FromSeconds(30), ct);
                 _metrics.Record(step, t0);
                 if (boot) await BootAsync(c, ct);
                 return true;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using EvCharge.ChargerBridge.Mqtt;
@@ -25,25 +26,37 @@ public sealed class OcppCallException(string kind, string message) : Exception(m
     public string Kind { get; } = kind;
 }
 
+/// <summary>How a simulated charger reaches the server (--transport).</summary>
+public enum ChargerTransport
+{
+    /// <summary>OCPP-J frames on the charger's MQTT topic pair.</summary>
+    Mqtt,
+    /// <summary>OCPP-J over WebSocket: ws://host:port/ocpp/{id}, subprotocol ocpp1.6, HTTP Basic (security profile 1).</summary>
+    Ws,
+}
+
 /// <summary>
-/// One simulated charger: one MQTTnet client on its own topic pair, one outstanding CALL at a time (OCPP-J rule),
-/// answers matched by message id in the client's receive callback. No thread or timer of its own: heartbeats come
-/// from <see cref="ChargerFleet"/>'s shared loop and waits use the runtime's shared timer queue.
+/// One simulated charger: one MQTTnet client on its own topic pair, or one WebSocket, and one outstanding CALL at a
+/// time (OCPP-J rule), answers matched by message id in the receive callback. No thread or timer of its own:
+/// heartbeats come from <see cref="ChargerFleet"/>'s shared loop and waits use the runtime's shared timer queue.
 /// </summary>
 public sealed class SimCharger : IAsyncDisposable
 {
     private readonly SemaphoreSlim _callGate = new(1, 1);
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
     private IMqttClient? _client;
+    private ClientWebSocket? _socket;
     private string? _pendingId;
     private TaskCompletionSource<OcppAnswer>? _pending;
     private int _sequence;
     private volatile bool _closing;
 
-    public SimCharger(string id, string password, int index)
+    public SimCharger(string id, string password, int index, ChargerTransport transport = ChargerTransport.Mqtt)
     {
         Id = id;
         Password = password;
         Index = index;
+        Transport = transport;
         UpTopic = ChargerTopics.Up(id);
         DownTopic = ChargerTopics.Down(id);
     }
@@ -53,7 +66,8 @@ public sealed class SimCharger : IAsyncDisposable
     public int Index { get; }
     public string UpTopic { get; }
     public string DownTopic { get; }
-    public bool IsConnected => _client?.IsConnected == true;
+    public ChargerTransport Transport { get; }
+    public bool IsConnected => Transport == ChargerTransport.Ws ? _socket?.State == WebSocketState.Open : _client?.IsConnected == true;
     public bool IsBusy => _callGate.CurrentCount == 0;
 
     /// <summary>Transaction messages a charger keeps while offline and sends after reconnecting (OCPP 1.6 §3.7).</summary>
@@ -71,6 +85,11 @@ public sealed class SimCharger : IAsyncDisposable
     public async Task ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct)
     {
         _closing = false;
+        if (Transport == ChargerTransport.Ws)
+        {
+            await ConnectWebSocketAsync(host, port, timeout, ct);
+            return;
+        }
         if (_client is null)
         {
             _client = new MqttClientFactory().CreateMqttClient();
@@ -101,9 +120,100 @@ public sealed class SimCharger : IAsyncDisposable
             throw new OcppCallException("subscribe-refused", "SUBSCRIBE to own down topic refused");
     }
 
+    private async Task ConnectWebSocketAsync(string host, int port, TimeSpan timeout, CancellationToken ct)
+    {
+        _socket?.Dispose();
+        var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("ocpp1.6");
+        socket.Options.SetRequestHeader("Authorization", "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Id}:{Password}")));
+        // OCPP Heartbeat is the liveness signal, as over MQTT; the server's own pings are answered while a receive is pending.
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        socket.Options.CollectHttpResponseDetails = true;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await socket.ConnectAsync(new Uri($"ws://{host}:{port}/ocpp/{Id}"), cts.Token);
+        }
+        catch (WebSocketException ex)
+        {
+            var status = socket.HttpStatusCode;
+            socket.Dispose();
+            throw new OcppCallException(status == 0 ? "ws:" + ex.WebSocketErrorCode : $"connect-refused:{(int)status}", ex.Message);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new OcppCallException("ws:connect-timeout", $"WebSocket connect unanswered after {timeout.TotalSeconds:0} s");
+        }
+        _socket = socket;
+        _ = ReceiveLoopAsync(socket);
+    }
+
+    private async Task ReceiveLoopAsync(ClientWebSocket socket)
+    {
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                // Zero-byte read first: 19,000 idle chargers hold no receive buffers in the driver either.
+                var head = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (head.MessageType == WebSocketMessageType.Close) break;
+                var buffer = ArrayPool<byte>.Shared.Rent(8192);
+                try
+                {
+                    var count = 0;
+                    var end = head.EndOfMessage;
+                    while (!end)
+                    {
+                        if (count == buffer.Length) throw new InvalidOperationException("message larger than 8 KiB");
+                        var r = await socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
+                        count += r.Count;
+                        end = r.EndOfMessage;
+                    }
+                    OnMessage(new ReadOnlySequence<byte>(buffer, 0, count));
+                }
+                finally { ArrayPool<byte>.Shared.Return(buffer); }
+            }
+        }
+        catch (Exception) { /* dropped */ }
+        if (!ReferenceEquals(socket, _socket)) return; // an earlier connection, already replaced
+        FailPending("disconnected", "connection closed with a call in flight");
+        if (!_closing) Dropped?.Invoke(this);
+    }
+
+    private async Task SendAsync(byte[] frame, CancellationToken ct)
+    {
+        if (Transport == ChargerTransport.Ws)
+        {
+            var socket = _socket;
+            if (socket is not { State: WebSocketState.Open }) throw new OcppCallException("not-connected", $"{Id} is not connected");
+            await _sendGate.WaitAsync(ct);
+            try { await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, ct); }
+            catch (WebSocketException ex) { throw new OcppCallException("ws:" + ex.WebSocketErrorCode, ex.Message); }
+            finally { _sendGate.Release(); }
+            return;
+        }
+        var client = _client;
+        if (client is not { IsConnected: true }) throw new OcppCallException("not-connected", $"{Id} is not connected");
+        var published = await client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(UpTopic).WithPayload(frame).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct);
+        if (!published.IsSuccess) throw new OcppCallException("publish-refused:" + published.ReasonCode, $"PUBLISH refused: {published.ReasonCode}");
+    }
+
     public async Task DisconnectAsync()
     {
         _closing = true;
+        if (_socket is { } socket)
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                if (socket.State == WebSocketState.Open) await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", cts.Token);
+            }
+            catch (Exception) { socket.Abort(); }
+            return;
+        }
         try
         {
             if (_client is { IsConnected: true } c) await c.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build());
@@ -123,16 +233,13 @@ public sealed class SimCharger : IAsyncDisposable
         if (!gateHeld) await _callGate.WaitAsync(ct);
         try
         {
-            var client = _client;
-            if (client is not { IsConnected: true }) throw new OcppCallException("not-connected", $"{Id} is not connected");
+            if (!IsConnected) throw new OcppCallException("not-connected", $"{Id} is not connected");
             var id = Id.Length <= 24 ? $"{Id}.{Interlocked.Increment(ref _sequence)}" : Interlocked.Increment(ref _sequence).ToString();
             var waiter = new TaskCompletionSource<OcppAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _pending, waiter);
             Volatile.Write(ref _pendingId, id);
             var frame = OcppFrameWriter.Call(id, action, payload);
-            var published = await client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(UpTopic).WithPayload(frame).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct);
-            if (!published.IsSuccess) throw new OcppCallException("publish-refused:" + published.ReasonCode, $"PUBLISH refused: {published.ReasonCode}");
+            await SendAsync(frame, ct);
             try
             {
                 return await waiter.Task.WaitAsync(timeout, ct);
@@ -208,8 +315,7 @@ public sealed class SimCharger : IAsyncDisposable
             if (action is "RemoteStopTransaction" or "RemoteStartTransaction" or "UnlockConnector" or "Reset" or "ChangeAvailability")
                 w.WriteString("status", "Accepted");
         });
-        _ = _client?.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(UpTopic).WithPayload(answer)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        _ = SendAsync(answer, CancellationToken.None).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
     }
 
     private void FailPending(string kind, string message) =>
@@ -220,5 +326,7 @@ public sealed class SimCharger : IAsyncDisposable
         await DisconnectAsync();
         _client?.Dispose();
         _client = null;
+        _socket?.Dispose();
+        _socket = null;
     }
 }

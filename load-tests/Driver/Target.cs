@@ -22,8 +22,13 @@ public sealed class Target : IAsyncDisposable
 
     private IHost? _clientHost;
 
+    /// <summary>The host chargers connect to (MQTT broker or WebSocket endpoint).</summary>
     public required string MqttHost { get; init; }
     public required int MqttPort { get; init; }
+    /// <summary>--transport: MQTT (default) or OCPP-J over WebSocket on <see cref="WsPort"/>.</summary>
+    public ChargerTransport Transport { get; init; } = ChargerTransport.Mqtt;
+    public int WsPort { get; init; } = 8180;
+    public int ChargerPort => Transport == ChargerTransport.Ws ? WsPort : MqttPort;
     public required Uri Sandbox { get; init; }
     public required IGrainFactory Grains { get; init; }
     public ILedger? Ledger { get; init; }
@@ -72,6 +77,8 @@ public sealed class Target : IAsyncDisposable
         {
             MqttHost = mqtt,
             MqttPort = o.Int("mqtt-port", 1883),
+            Transport = ParseTransport(o.Get("transport", "mqtt")),
+            WsPort = o.Int("ws-port", 8180),
             Sandbox = sandbox,
             Api = new Uri(api),
             Grains = host.Services.GetRequiredService<IClusterClient>(),
@@ -83,6 +90,13 @@ public sealed class Target : IAsyncDisposable
             _clientHost = host,
         };
     }
+
+    public static ChargerTransport ParseTransport(string value) => value.ToLowerInvariant() switch
+    {
+        "mqtt" => ChargerTransport.Mqtt,
+        "ws" or "websocket" => ChargerTransport.Ws,
+        _ => throw new ArgumentException($"--transport is ws or mqtt, not '{value}'"),
+    };
 
     public static string CpoOf(string prefix, int index) => $"{prefix}cpo{index / ChargersPerCpo}";
 

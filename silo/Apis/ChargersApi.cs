@@ -4,12 +4,19 @@ using EvCharge.Silo.Security;
 
 namespace EvCharge.Silo.Apis;
 
-public sealed record ChargerBody(string? CpoId, int? ConnectorCount, string? TariffId, long? HoldAmount, string? Password = null, string? Model = null, string? Location = null);
+/// <summary>
+/// A charger's registration. <c>securityProfile</c> (1, 2 or 3, OCPP 1.6 security whitepaper) pins how it must log in
+/// over WebSocket; omitted, it may use HTTP Basic over ws:// or wss:// (docs/protocol.md section 8). A profile-3
+/// charger logs in with its certificate and needs no password.
+/// </summary>
+public sealed record ChargerBody(string? CpoId, int? ConnectorCount, string? TariffId, long? HoldAmount, string? Password = null, string? Model = null,
+    string? Location = null, int? SecurityProfile = null);
 
 /// <summary>A charger as operators see it. The charger's password is write-only: it is stored as a hash and never returned.</summary>
 public sealed record ChargerResponse(
     string ChargerId, string CpoId, int ConnectorCount, string TariffId, long HoldAmount, string? Model, string? Location,
-    bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorView> Connectors);
+    bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorView> Connectors,
+    int? SecurityProfile = null);
 
 public sealed record LiveTransaction(int ConnectorId, ConnectorStatus Status, string SessionId, int? TransactionId, SessionState State,
     long EnergyWh, long HoldAmount, DateTimeOffset? StartedAt, bool Seamless);
@@ -23,7 +30,7 @@ public static class ChargersApi
     {
         var chargers = api.MapGroup("/chargers").WithTags("Chargers");
         chargers.MapPut("/{chargerId}", PutCharger).RequireAuthorization(EvChargePolicies.Operator)
-            .WithSummary("Register or reconfigure a charger (CPO, connectors, tariff, hold amount, password)");
+            .WithSummary("Register or reconfigure a charger (CPO, connectors, tariff, hold amount, password, WebSocket security profile)");
         chargers.MapGet("/{chargerId}", GetCharger).WithSummary("Status, registration and connectors");
         chargers.MapGet("/{chargerId}/connectors", GetConnectors).WithSummary("Connector states");
         chargers.MapGet("/{chargerId}/transactions/live", GetLive).WithSummary("Transactions in progress on the charger");
@@ -47,6 +54,7 @@ public static class ChargersApi
         if (body.Password is not null && body.Password.Length is < 12 or > 128) e.Add("password", "must be 12-128 characters");
         if (body.Model is { Length: > 64 }) e.Add("model", "must be at most 64 characters");
         if (body.Location is { Length: > 256 }) e.Add("location", "must be at most 256 characters");
+        e.Range("securityProfile", body.SecurityProfile, 1, 3, required: false);
         if (e.Any) return e.ToResult();
 
         var contract = await grains.GetGrain<ICpoGrain>(body.CpoId!).GetContract();
@@ -55,13 +63,14 @@ public static class ChargersApi
             return ApiProblems.Unprocessable($"CPO {body.CpoId} has no tariff {body.TariffId}.", "unknown_tariff");
         var charger = grains.GetGrain<IChargerGrain>(chargerId);
         var before = await charger.GetView();
-        if (before.Registration is null && body.Password is null)
-            return new FieldErrors().Add("password", "is required when a charger is first registered").ToResult();
+        var profile = (OcppSecurityProfile?)body.SecurityProfile;
+        if (before.Registration is null && body.Password is null && profile != OcppSecurityProfile.TlsClientCertificate)
+            return new FieldErrors().Add("password", "is required when a charger is first registered (unless it uses security profile 3)").ToResult();
         if (before.Registration is { } old && old.ConnectorCount > body.ConnectorCount)
             return ApiProblems.Conflict("Connectors cannot be removed from a registered charger.", "connectors_shrink");
 
         await charger.Register(new ChargerRegistration(body.CpoId!, body.ConnectorCount!.Value, body.TariffId!, body.HoldAmount!.Value,
-            body.Password, body.Model, body.Location));
+            body.Password, body.Model, body.Location, profile));
         var view = await charger.GetView();
         return before.Registration is null
             ? TypedResults.Created($"/api/v1/chargers/{chargerId}", ToResponse(view))
@@ -142,5 +151,6 @@ public static class ChargersApi
 
     private static ChargerResponse ToResponse(ChargerView v) => new(
         v.ChargerId, v.Registration!.CpoId, v.Registration.ConnectorCount, v.Registration.TariffId, v.Registration.HoldAmount,
-        v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors);
+        v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors,
+        (int?)v.Registration.SecurityProfile);
 }

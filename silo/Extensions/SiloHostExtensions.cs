@@ -1,6 +1,7 @@
 using EvCharge.Silo.Apis;
 using System.Net;
 using EvCharge.ChargerBridge.Extensions;
+using EvCharge.ChargerBridge.WebSockets;
 using EvCharge.Ledger;
 using EvCharge.Payments;
 using EvCharge.Sessions;
@@ -69,6 +70,7 @@ public static class SiloHostExtensions
         builder.Services.AddEvChargeSessionStore(ledger);
         var providerUrl = builder.AddPaymentProvider();
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
+        builder.Services.AddOcppWebSockets(config.GetSection(OcppWebSocketOptions.SectionName));
         builder.Services.AddEvChargeHealth(ledger, providerUrl);
         builder.AddEvChargeApi();
         builder.AddEvChargeTelemetry();

@@ -29,8 +29,11 @@ public static class TelemetryExtensions
                 .AddSource(EvChargeTelemetry.Name)
                 .AddSource(EvCharge.ChargerBridge.Ocpp.OcppDispatcher.ActivitySourceName)
                 .AddSource(OrleansSources)
+                // A charger's WebSocket is one HTTP request that lasts as long as the charger is connected: not a span.
+                // Each OCPP CALL on it is its own trace (OcppDispatcher), as over MQTT.
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
-                    !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health"))
+                    !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health")
+                    && !ctx.Request.Path.StartsWithSegments(EvCharge.ChargerBridge.WebSockets.OcppWebSocketOptions.PathPrefix))
                 .AddHttpClientInstrumentation())
             .WithMetrics(m => m
                 .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName, EvCharge.ChargerBridge.Mqtt.BrokerTelemetry.MeterName)

@@ -57,6 +57,7 @@ public class ApiHost : IAsyncLifetime
             ["Storage:GatewayPort"] = FreePort().ToString(),
             ["Payments:ProviderUrl"] = Sandbox.BaseAddress.ToString(),
             ["ChargerBridge:Port"] = FreePort().ToString(),
+            ["ChargerBridge:WebSocket:Port"] = FreePort().ToString(),
             ["EvCharge:PlatformPayeeAccount"] = PlatformPayee,
             ["EvCharge:WatchdogPeriod"] = "00:00:01",
             ["EvCharge:MaxSettlementAttempts"] = "2",

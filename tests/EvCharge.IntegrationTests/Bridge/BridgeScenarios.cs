@@ -9,20 +9,15 @@ using static EvCharge.IntegrationTests.Bridge.Frames;
 namespace EvCharge.IntegrationTests.Bridge;
 
 /// <summary>
-/// Issue 3's required tests, run once per broker (embedded MQTTnet and Mosquitto): real MQTT connections from
-/// simulated chargers, the bridge, the grains, the sandbox wallet over HTTP and the SQLite ledger.
+/// Issue 3's required tests, run once per transport and broker (MQTT with the embedded MQTTnet broker, routed and
+/// in-process, and Mosquitto; OCPP-J over WebSocket): real connections from simulated chargers, the bridge, the
+/// grains, the sandbox wallet over HTTP and the SQLite ledger.
 /// </summary>
 public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : BridgeFixture
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 1, 0, 0, TimeSpan.Zero);
     protected TFixture Fx => fx;
     protected abstract string Prefix { get; }
-
-    /// <summary>
-    /// The embedded broker refuses a subscription to another charger's topic outright; Mosquitto grants the
-    /// SUBACK and then delivers nothing the ACL does not allow. Both are checked for no delivery below.
-    /// </summary>
-    protected abstract bool RefusesForeignSubscription { get; }
 
     private string Id(string name) => $"{Prefix}-{name}";
 
@@ -57,7 +52,7 @@ public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : Br
     };
 
     /// <summary>Boot, Available, payment code authorized, transaction started: returns (authorization reference, transaction id).</summary>
-    private static async Task<(string Reference, int TransactionId)> StartPaidChargeAsync(SimulatedCharger charger, PhoneClient phone, long meterStart)
+    internal static async Task<(string Reference, int TransactionId)> StartPaidChargeAsync(TestCharger charger, PhoneClient phone, long meterStart)
     {
         var boot = Result(await charger.CallAsync("BootNotification", new { chargePointVendor = "ACME", chargePointModel = "DC100", firmwareVersion = "1.0" }));
         Assert.Equal("Accepted", boot.GetProperty("status").GetString());
@@ -89,7 +84,7 @@ public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : Br
     }
 
     [Fact]
-    public async Task Accepted_paid_charge_runs_end_to_end_over_mqtt()
+    public async Task Accepted_paid_charge_runs_end_to_end()
     {
         await using var charger = await fx.ConnectChargerAsync(Id("ACC"));
         await using var phone = await PhoneClient.CreateAsync(fx.Core.Sandbox.BaseAddress, 100_000);
@@ -223,88 +218,8 @@ public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : Br
         // Same connection, same bridge: still served. And the neighbour never noticed.
         Assert.True(Result(await charger.CallAsync("Heartbeat", new { })).TryGetProperty("currentTime", out _));
         Assert.True(Result(await neighbour.CallAsync("Heartbeat", new { })).TryGetProperty("currentTime", out _));
-        Assert.True(charger.Client.IsConnected);
+        Assert.True(charger.IsConnected);
         Assert.False(neighbour.TryReadOtherFrame(out _));
-    }
-
-    [Fact]
-    public async Task A_charger_can_neither_publish_as_another_nor_read_its_topics()
-    {
-        await using var a = await fx.ConnectChargerAsync(Id("ACL-A"));
-        await using var b = await fx.ConnectChargerAsync(Id("ACL-B"));
-        var handledBefore = fx.Bridges.Sum(x => x.FramesHandled);
-
-        // A publishes a CALL on B's up topic: the broker refuses it, nothing reaches the bridge or B.
-        var published = await a.PublishAsync(ChargerTopics.Up(b.ChargerId), """[2,"spoof-1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Faulted"}]""");
-        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published.ReasonCode);
-        var published2 = await a.PublishAsync(ChargerTopics.Down(b.ChargerId), """[2,"spoof-2","RemoteStopTransaction",{"transactionId":1}]""");
-        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published2.ReasonCode);
-
-        // A asks for B's down topic: refused (embedded) or granted-but-filtered (Mosquitto), checked below.
-        var sub = await a.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(ChargerTopics.Down(b.ChargerId), MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        if (RefusesForeignSubscription)
-            Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, sub.Items.Single().ResultCode);
-
-        // Even a wildcard subscription (refused or, on brokers that filter at delivery, granted) yields nothing of B's.
-        await a.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter("evc/v1/chargers/#", MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        Result(await b.CallAsync("Heartbeat", new { }));
-        await Task.Delay(500);
-        Assert.False(a.TryReadOtherFrame(out var leaked), $"A received {leaked}");
-        Assert.False(b.TryReadOtherFrame(out var spoofed), $"B received {spoofed}");
-        Assert.Equal(ConnectorStatus.Available, (await fx.Core.Client.GetGrain<IChargerGrain>(b.ChargerId).GetView()).Connectors[0].Status);
-        Assert.Equal(handledBefore + 1, fx.Bridges.Sum(x => x.FramesHandled)); // only B's own heartbeat
-        Assert.True(a.Client.IsConnected);
-    }
-
-    [Fact]
-    public async Task Wrong_credentials_are_refused_at_connect()
-    {
-        var chargerId = Id("AUTH");
-        var password = await fx.AddChargerAsync(chargerId);
-        var other = Id("AUTH-OTHER");
-        await fx.AddChargerAsync(other);
-        var factory = new MqttClientFactory();
-
-        using (var wrong = factory.CreateMqttClient())
-        {
-            var result = await TryConnectAsync(wrong, SimulatedCharger.Options(fx.Port, chargerId, "not-the-password"));
-            Assert.NotEqual(MqttClientConnectResultCode.Success, result);
-        }
-        using (var unknown = factory.CreateMqttClient())
-        {
-            var result = await TryConnectAsync(unknown, SimulatedCharger.Options(fx.Port, Id("NOBODY"), "whatever"));
-            Assert.NotEqual(MqttClientConnectResultCode.Success, result);
-        }
-        // Right password, but posing as another charger's client id: refused (embedded) or renamed to the
-        // username (Mosquitto's use_username_as_clientid) - either way it can only ever be itself.
-        using (var posing = factory.CreateMqttClient())
-        {
-            var result = await TryConnectAsync(posing, SimulatedCharger.Options(fx.Port, chargerId, password, clientId: other));
-            if (result == MqttClientConnectResultCode.Success)
-            {
-                var published = await posing.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(ChargerTopics.Up(other))
-                    .WithPayload("""[2,"p","Heartbeat",{}]""").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-                Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published.ReasonCode);
-            }
-        }
-        await using var ok = await SimulatedCharger.ConnectAsync(fx.Port, chargerId, password);
-        Assert.True(ok.Client.IsConnected);
-    }
-
-    private static async Task<MqttClientConnectResultCode> TryConnectAsync(IMqttClient client, MqttClientOptions options)
-    {
-        try
-        {
-            return (await client.ConnectAsync(options)).ResultCode;
-        }
-        catch (MQTTnet.Adapter.MqttConnectingFailedException e)
-        {
-            // MQTTnet 5 throws on a refused CONNACK; the reason is in the message. A refusal, not a network failure:
-            Assert.Matches("BadUserNameOrPassword|NotAuthorized|ClientIdentifierNotValid", e.Message);
-            return MqttClientConnectResultCode.NotAuthorized;
-        }
     }
 
     [Fact]
@@ -330,8 +245,7 @@ public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : Br
         Assert.Equal(tx, call[3].GetProperty("transactionId").GetInt32());
 
         // The charger confirms and stops; the answer to our call is correlated and not answered back.
-        var published = await charger.PublishAsync(ChargerTopics.Up(chargerId), $$"""[3,{{JsonSerializer.Serialize(call[1].GetString())}},{"status":"Accepted"}]""");
-        Assert.True(published.IsSuccess);
+        await charger.SendAsync($$"""[3,{{JsonSerializer.Serialize(call[1].GetString())}},{"status":"Accepted"}]""");
         Result(await charger.CallAsync("StopTransaction", Stop(tx, reference, 3_334, 16)));
         var session = await fx.Core.WaitForSessionAsync(reference, SessionState.Settled);
         Assert.Equal(SessionState.Settled, session.State);
@@ -341,8 +255,101 @@ public abstract class BridgeScenarios<TFixture>(TFixture fx) where TFixture : Br
     }
 }
 
+/// <summary>The MQTT-only scenarios: topic ACL and broker logins (WebSocket logins are in WebSocketBridgeTests).</summary>
+public abstract class MqttBridgeScenarios<TFixture>(TFixture fx) : BridgeScenarios<TFixture>(fx) where TFixture : MqttBridgeFixture
+{
+    /// <summary>
+    /// The embedded broker refuses a subscription to another charger's topic outright; Mosquitto grants the
+    /// SUBACK and then delivers nothing the ACL does not allow. Both are checked for no delivery below.
+    /// </summary>
+    protected abstract bool RefusesForeignSubscription { get; }
+
+    private string Id(string name) => $"{Prefix}-{name}";
+
+    [Fact]
+    public async Task A_charger_can_neither_publish_as_another_nor_read_its_topics()
+    {
+        await using var a = await Fx.ConnectMqttChargerAsync(Id("ACL-A"));
+        await using var b = await Fx.ConnectMqttChargerAsync(Id("ACL-B"));
+        var handledBefore = Fx.Bridges.Sum(x => x.FramesHandled);
+
+        // A publishes a CALL on B's up topic: the broker refuses it, nothing reaches the bridge or B.
+        var published = await a.PublishAsync(ChargerTopics.Up(b.ChargerId), """[2,"spoof-1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Faulted"}]""");
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published.ReasonCode);
+        var published2 = await a.PublishAsync(ChargerTopics.Down(b.ChargerId), """[2,"spoof-2","RemoteStopTransaction",{"transactionId":1}]""");
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published2.ReasonCode);
+
+        // A asks for B's down topic: refused (embedded) or granted-but-filtered (Mosquitto), checked below.
+        var sub = await a.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(ChargerTopics.Down(b.ChargerId), MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        if (RefusesForeignSubscription)
+            Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, sub.Items.Single().ResultCode);
+
+        // Even a wildcard subscription (refused or, on brokers that filter at delivery, granted) yields nothing of B's.
+        await a.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("evc/v1/chargers/#", MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Result(await b.CallAsync("Heartbeat", new { }));
+        await Task.Delay(500);
+        Assert.False(a.TryReadOtherFrame(out var leaked), $"A received {leaked}");
+        Assert.False(b.TryReadOtherFrame(out var spoofed), $"B received {spoofed}");
+        Assert.Equal(ConnectorStatus.Available, (await Fx.Core.Client.GetGrain<IChargerGrain>(b.ChargerId).GetView()).Connectors[0].Status);
+        Assert.Equal(handledBefore + 1, Fx.Bridges.Sum(x => x.FramesHandled)); // only B's own heartbeat
+        Assert.True(a.Client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Wrong_credentials_are_refused_at_connect()
+    {
+        var chargerId = Id("AUTH");
+        var password = await Fx.AddChargerAsync(chargerId);
+        var other = Id("AUTH-OTHER");
+        await Fx.AddChargerAsync(other);
+        var factory = new MqttClientFactory();
+
+        using (var wrong = factory.CreateMqttClient())
+        {
+            var result = await TryConnectAsync(wrong, SimulatedCharger.Options(Fx.Port, chargerId, "not-the-password"));
+            Assert.NotEqual(MqttClientConnectResultCode.Success, result);
+        }
+        using (var unknown = factory.CreateMqttClient())
+        {
+            var result = await TryConnectAsync(unknown, SimulatedCharger.Options(Fx.Port, Id("NOBODY"), "whatever"));
+            Assert.NotEqual(MqttClientConnectResultCode.Success, result);
+        }
+        // Right password, but posing as another charger's client id: refused (embedded) or renamed to the
+        // username (Mosquitto's use_username_as_clientid) - either way it can only ever be itself.
+        using (var posing = factory.CreateMqttClient())
+        {
+            var result = await TryConnectAsync(posing, SimulatedCharger.Options(Fx.Port, chargerId, password, clientId: other));
+            if (result == MqttClientConnectResultCode.Success)
+            {
+                var published = await posing.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(ChargerTopics.Up(other))
+                    .WithPayload("""[2,"p","Heartbeat",{}]""").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, published.ReasonCode);
+            }
+        }
+        await using var ok = await SimulatedCharger.ConnectAsync(Fx.Port, chargerId, password);
+        Assert.True(ok.Client.IsConnected);
+    }
+
+    private static async Task<MqttClientConnectResultCode> TryConnectAsync(IMqttClient client, MqttClientOptions options)
+    {
+        try
+        {
+            return (await client.ConnectAsync(options)).ResultCode;
+        }
+        catch (MQTTnet.Adapter.MqttConnectingFailedException e)
+        {
+            // MQTTnet 5 throws on a refused CONNACK; the reason is in the message. A refusal, not a network failure:
+            Assert.Matches("BadUserNameOrPassword|NotAuthorized|ClientIdentifierNotValid", e.Message);
+            return MqttClientConnectResultCode.NotAuthorized;
+        }
+    }
+
+}
+
 public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
-    : BridgeScenarios<EmbeddedBridgeFixture>(fx), IClassFixture<EmbeddedBridgeFixture>
+    : MqttBridgeScenarios<EmbeddedBridgeFixture>(fx), IClassFixture<EmbeddedBridgeFixture>
 {
     protected override string Prefix => "EMB";
     protected override bool RefusesForeignSubscription => true;
@@ -356,7 +363,7 @@ public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
     [Fact]
     public async Task Operator_login_may_watch_all_charger_topics_but_not_publish()
     {
-        await using var charger = await Fx.ConnectChargerAsync("EMB-WATCHED");
+        await using var charger = await Fx.ConnectMqttChargerAsync("EMB-WATCHED");
         using var ops = new MqttClientFactory().CreateMqttClient();
         var seen = new List<string>();
         ops.ApplicationMessageReceivedAsync += e => { lock (seen) seen.Add(e.ApplicationMessage.Topic); return Task.CompletedTask; };
@@ -379,7 +386,7 @@ public sealed class EmbeddedBrokerBridgeTests(EmbeddedBridgeFixture fx)
 
 /// <summary>The shared scenarios again with the embedded broker routing frames to the bridge's subscription.</summary>
 public sealed class EmbeddedRoutedBridgeTests(EmbeddedRoutedBridgeFixture fx)
-    : BridgeScenarios<EmbeddedRoutedBridgeFixture>(fx), IClassFixture<EmbeddedRoutedBridgeFixture>
+    : MqttBridgeScenarios<EmbeddedRoutedBridgeFixture>(fx), IClassFixture<EmbeddedRoutedBridgeFixture>
 {
     protected override string Prefix => "EMR";
     protected override bool RefusesForeignSubscription => true;
@@ -395,7 +402,7 @@ public sealed class EmbeddedRoutedBridgeTests(EmbeddedRoutedBridgeFixture fx)
 // two Mosquitto brokers starting at once on this machine fail with "Address already in use".
 [Collection("postgres")]
 public sealed class MosquittoBridgeTests(MosquittoBridgeFixture fx)
-    : BridgeScenarios<MosquittoBridgeFixture>(fx), IClassFixture<MosquittoBridgeFixture>
+    : MqttBridgeScenarios<MosquittoBridgeFixture>(fx), IClassFixture<MosquittoBridgeFixture>
 {
     protected override string Prefix => "MOS";
     protected override bool RefusesForeignSubscription => false;
@@ -406,7 +413,7 @@ public sealed class MosquittoBridgeTests(MosquittoBridgeFixture fx)
         Assert.All(Fx.Bridges, b => Assert.StartsWith("$share/evc-bridge/", b.Subscription));
         var before = Fx.Bridges.Select(b => b.FramesHandled).ToArray();
         var chargers = new List<SimulatedCharger>();
-        for (var i = 0; i < 4; i++) chargers.Add(await Fx.ConnectChargerAsync($"MOS-SHARE-{i}"));
+        for (var i = 0; i < 4; i++) chargers.Add(await Fx.ConnectMqttChargerAsync($"MOS-SHARE-{i}"));
         try
         {
             await Task.WhenAll(chargers.Select(async c =>

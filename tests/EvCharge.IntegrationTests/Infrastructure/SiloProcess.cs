@@ -9,9 +9,9 @@ namespace EvCharge.IntegrationTests.Infrastructure;
 /// The loopback ports of one silo process. A restarted silo reuses them (chargers know one address). With an external
 /// broker <see cref="Mqtt"/> is the broker's port, which the bridge connects to.
 /// </summary>
-public sealed record SiloPorts(int Http, int Silo, int Gateway, int Mqtt)
+public sealed record SiloPorts(int Http, int Silo, int Gateway, int Mqtt, int WebSocket)
 {
-    public static SiloPorts Allocate() => new(FreePort(), FreePort(), FreePort(), FreePort());
+    public static SiloPorts Allocate() => new(FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
 
     public static int FreePort()
     {
@@ -126,6 +126,7 @@ public sealed class SiloProcess : IAsyncDisposable
         ["Storage:GatewayPort"] = ports.Gateway.ToString(),
         ["ChargerBridge:Port"] = ports.Mqtt.ToString(),
         ["ChargerBridge:TlsPort"] = SiloPorts.FreePort().ToString(),
+        ["ChargerBridge:WebSocket:Port"] = ports.WebSocket.ToString(),
         ["ChargerBridge:ReconnectMinMilliseconds"] = "100",
         ["ChargerBridge:ReconnectMaxMilliseconds"] = "1000",
         ["ChargerBridge:PasswordCacheSeconds"] = "1",

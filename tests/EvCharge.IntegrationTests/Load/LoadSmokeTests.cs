@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using EvCharge.ChargerBridge.Extensions;
 using EvCharge.ChargerBridge.Mqtt;
+using EvCharge.ChargerBridge.WebSockets;
 using EvCharge.IntegrationTests.Infrastructure;
 using EvCharge.LoadTests.Driver;
 using EvCharge.LoadTests.Reporting;
@@ -13,13 +14,15 @@ namespace EvCharge.IntegrationTests.Load;
 
 /// <summary>
 /// The system hosted in this process for the load scenarios: grains (CoreCluster: InProcessTestCluster, sandbox over
-/// real HTTP, SQLite ledger) and the charger bridge with its embedded MQTTnet broker on a free loopback port.
+/// real HTTP, SQLite ledger) and the charger bridge with its embedded MQTTnet broker and its OCPP-J WebSocket endpoint
+/// on free loopback ports.
 /// </summary>
 public sealed class LoadSystemFixture : IAsyncLifetime
 {
     private IHost? _bridge;
     public CoreCluster Core { get; } = new();
     public int MqttPort { get; } = FreePort();
+    public int WsPort { get; } = FreePort();
 
     public async Task InitializeAsync()
     {
@@ -33,15 +36,22 @@ public sealed class LoadSystemFixture : IAsyncLifetime
             o.ReconnectMinMilliseconds = 100;
             o.ReconnectMaxMilliseconds = 1000;
         });
+        builder.Services.AddOcppWebSockets(o =>
+        {
+            o.Port = WsPort;
+            o.TlsPort = 0;
+        });
         _bridge = builder.Build();
         await _bridge.StartAsync();
         await _bridge.Services.GetRequiredService<MqttChargerBridge>().WaitUntilSubscribedAsync().WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    public Target Target() => new()
+    public Target Target(ChargerTransport transport = ChargerTransport.Mqtt) => new()
     {
         MqttHost = "127.0.0.1",
         MqttPort = MqttPort,
+        WsPort = WsPort,
+        Transport = transport,
         Sandbox = Core.Sandbox.BaseAddress,
         Grains = Core.Client,
         Ledger = Core.Ledger,
@@ -72,10 +82,13 @@ public sealed class LoadSystemFixture : IAsyncLifetime
 [Collection("load-smoke")]
 public sealed class LoadSmokeTests(LoadSystemFixture fx) : IClassFixture<LoadSystemFixture>
 {
-    private async Task<RunReport> RunAsync(string scenario, string prefix, params string[] args)
+    private Task<RunReport> RunAsync(string scenario, string prefix, params string[] args) =>
+        RunAsync(ChargerTransport.Mqtt, scenario, prefix, args);
+
+    private async Task<RunReport> RunAsync(ChargerTransport transport, string scenario, string prefix, params string[] args)
     {
         var options = new Options(args.Concat(["--prefix", prefix, "--quiet", "--no-report-files", "--max-seconds", "120", "--call-timeout", "20"]));
-        var report = await LoadScenarios.RunAsync(scenario, options, fx.Target(), CancellationToken.None);
+        var report = await LoadScenarios.RunAsync(scenario, options, fx.Target(transport), CancellationToken.None);
         Assert.True(report.TotalErrors == 0, "errors: " + string.Join(", ", report.Errors.Select(kv => $"{kv.Key}={kv.Value}")));
         Assert.NotNull(report.Ledger);
         Assert.True(report.Ledger!.Balanced, $"ledger unbalanced: debits {report.Ledger.TotalDebits} credits {report.Ledger.TotalCredits}");
@@ -124,5 +137,22 @@ public sealed class LoadSmokeTests(LoadSystemFixture fx) : IClassFixture<LoadSys
         Assert.True(report.Counters["charges.completed"] > 0);
         Assert.True(report.Counters["authorizations.declined"] > 0);
         Assert.True(report.Counters["operator-reads"] > 0);
+    }
+
+    [Fact]
+    public async Task Over_websocket_chargers_connect_charge_and_survive_a_boot_storm()
+    {
+        var connect = await RunAsync(ChargerTransport.Ws, "connect", "lwsc-", "--chargers", "20", "--ramp", "50", "--hold", "2", "--heartbeat", "1");
+        Assert.Equal(20, connect.Figures["chargers.connected-end"]);
+        Assert.True(connect.Counters.GetValueOrDefault("heartbeats") > 0);
+
+        var steady = await RunAsync(ChargerTransport.Ws, "steady", "lwss-", "--rate", "2", "--duration", "3", "--chargers", "20", "--charge-seconds", "1", "--meter-seconds", "0.5");
+        Assert.True(steady.Counters["charges.completed"] > 0);
+        Assert.Equal(steady.Counters["arrivals.charge"], steady.Counters["charges.completed"]);
+
+        var storm = await RunAsync(ChargerTransport.Ws, "bootstorm", "lwsb-", "--chargers", "20", "--transactions", "5", "--outage", "1");
+        Assert.Equal(0, storm.Figures["messages.lost"]);
+        Assert.Equal(15, storm.Figures["messages.confirmed"]);
+        Assert.Equal(5, storm.Figures["receipts.received"]);
     }
 }

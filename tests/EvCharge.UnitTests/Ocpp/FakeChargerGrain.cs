@@ -24,6 +24,8 @@ internal sealed class FakeChargerGrain : IChargerGrain
     public Task<ChargerView> GetView() => throw new NotSupportedException();
     public Task<bool> CheckPassword(string password) => Answer(password, password == "secret");
     public Task AttachLink(IChargerLink link) => Answer(link);
+    public Task AttachConnection(IChargerLink connection) => Answer(connection);
+    public Task DetachConnection(IChargerLink connection) => Answer(connection);
     public Task<BootResult> Boot(BootNotification boot) =>
         Answer(boot, new BootResult(RegistrationStatus.Accepted, new DateTimeOffset(2025, 1, 31, 9, 0, 0, TimeSpan.Zero), 300));
     public Task<DateTimeOffset> Heartbeat() => Answer("Heartbeat", new DateTimeOffset(2025, 1, 31, 9, 0, 1, TimeSpan.Zero));
