@@ -3,6 +3,8 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl, postgres under /usr/lib/postgresql/*/bin): the test fixture
 #     starts a throwaway server from them
 #   - mosquitto and mosquitto-clients: the external MQTT broker and mosquitto_pub/mosquitto_sub
+#   - chromium and a font (fonts-dejavu-core): the operators' console tests drive Debian's headless Chromium
+#     through Playwright (its own browser download cannot be used); without a font every label renders as boxes
 # Idempotent: when everything is present it changes nothing and does not touch the network.
 # apt-get update runs at most once, and only if something must be installed. Runs as root (CI) or via sudo.
 set -euo pipefail
@@ -20,9 +22,11 @@ have_pg_server() {
 have_pg_server || missing+=(postgresql)
 command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; } || missing+=(mosquitto-clients)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 
 if ((${#missing[@]} == 0)); then
-  echo "ensure-deps: postgresql server binaries and mosquitto are present"
+  echo "ensure-deps: postgresql server binaries, mosquitto and chromium are present"
   exit 0
 fi
 
@@ -52,4 +56,5 @@ trap '[[ $created_policy -eq 1 ]] && "${SUDO[@]}" rm -f "$policy"' EXIT
 
 have_pg_server || { echo "ensure-deps: PostgreSQL server binaries still missing after install" >&2; exit 1; }
 id postgres >/dev/null 2>&1 || { echo "ensure-deps: the postgres OS user is missing" >&2; exit 1; }
+[[ -x /usr/bin/chromium ]] || { echo "ensure-deps: /usr/bin/chromium still missing after install" >&2; exit 1; }
 echo "ensure-deps: done"
