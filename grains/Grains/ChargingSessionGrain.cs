@@ -655,6 +655,7 @@ internal sealed class ChargingSessionGrain(
             S.AuthorizationId, S.Authorized, energy, S.Fee, S.ChargerFee,
             S.ChargerFee is { } c && S.Fee is { } f && c != f,
             S.Captured, S.Splits, S.State == SessionState.Settled ? S.Receipt : null, S.Samples, S.StartedAt, S.StoppedAt, S.AttentionReason ?? S.Reason,
-            S.PaymentId, S.Start?.Payment.VehicleId is not null, S.Refunded, S.Debt, S.CreatedAt);
+            S.PaymentId, S.Start?.Payment.VehicleId is not null, S.Refunded, S.Debt, S.CreatedAt)
+        { MeterStartWh = S.StartedAt is null ? null : S.MeterStartWh };
     }
 }

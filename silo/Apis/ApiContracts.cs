@@ -33,13 +33,17 @@ public sealed record SplitResponse(string PayeeAccount, PayeeRole Role, long Amo
 /// <summary>The receipt the driver's phone got: VAT = round(total / 11), supply value = total - VAT.</summary>
 public sealed record ReceiptResponse(long Total, long SupplyValue, long Vat);
 
-/// <summary>One charge as operators see it. Payment codes and billing tokens are never part of it.</summary>
+/// <summary>
+/// One charge as operators see it. Payment codes and billing tokens are never part of it. <c>meterTimeline</c> holds
+/// the charger's meter register readings; <c>meterStartWh</c> is the register at the start, so the energy delivered
+/// at a reading is the reading minus it.
+/// </summary>
 public sealed record SessionResponse(
     string SessionId, SessionState State, string? ChargerId, int ConnectorId, string? CpoId, int? TransactionId, string? WalletKey,
     string? AuthorizationId, long HoldAmount, long EnergyWh, long? Fee, long? ChargerReportedFee, bool FeeMismatch, long Captured,
     IReadOnlyList<SplitResponse> Splits, ReceiptResponse? Receipt, IReadOnlyList<MeterSampleResponse> MeterTimeline,
     DateTimeOffset? StartedAt, DateTimeOffset? StoppedAt, string? Reason, string? PaymentId, bool Seamless, long Refunded,
-    long DebtAmount, DateTimeOffset CreatedAt);
+    long DebtAmount, DateTimeOffset CreatedAt, long? MeterStartWh);
 
 /// <summary>A row of the session lists (the session index's read model).</summary>
 public sealed record SessionSummaryResponse(
@@ -85,7 +89,7 @@ public static class ApiMapping
         v.EnergyWh, v.Fee, v.ChargerReportedFee, v.FeeMismatch, v.Captured, v.Splits.Select(ToResponse).ToList(),
         v.Receipt is { } r ? new ReceiptResponse(r.Total, r.SupplyValue, r.Vat) : null,
         v.MeterTimeline.Select(m => new MeterSampleResponse(m.Timestamp, m.EnergyWh)).ToList(),
-        v.StartedAt, v.StoppedAt, v.Reason, v.PaymentId, v.Seamless, v.Refunded, v.DebtAmount, v.CreatedAt);
+        v.StartedAt, v.StoppedAt, v.Reason, v.PaymentId, v.Seamless, v.Refunded, v.DebtAmount, v.CreatedAt, v.MeterStartWh);
 
     public static SessionSummaryResponse ToResponse(this SessionSummary s) => new(
         s.SessionId, s.State, s.ChargerId, s.ConnectorId, s.CpoId, s.WalletKey, s.HoldAmount, s.EnergyWh, s.Fee, s.Captured, s.Refunded,

@@ -7,6 +7,7 @@ using EvCharge.Sessions;
 using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
 using EvCharge.Silo.Security;
+using EvCharge.Silo.OperatorConsole;
 using Orleans.Dashboard;
 using EvCharge.SocialSandbox;
 using Orleans.Configuration;
@@ -64,17 +65,19 @@ public static class SiloHostExtensions
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
         builder.Services.AddEvChargeHealth(ledger, providerUrl);
         builder.AddEvChargeApi();
+        builder.AddEvChargeConsole(dataDirectory);
         builder.AddEvChargeTelemetry();
         return builder;
     }
 
-    /// <summary>The HTTP surface: operators' API, OpenAPI and /docs, health, /metrics, the Orleans dashboard.</summary>
+    /// <summary>The HTTP surface: operators' console and API, OpenAPI and /docs, health, /metrics, the Orleans dashboard.</summary>
     public static WebApplication MapEvChargeSilo(this WebApplication app)
     {
         app.MapEvChargeApi();
+        app.MapEvChargeConsole();
         app.MapDriverApi();
         app.MapEvChargeTelemetry();
-        app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+        app.MapGet("/", () => Results.Redirect("/console")).ExcludeFromDescription();
         return app;
     }
 
