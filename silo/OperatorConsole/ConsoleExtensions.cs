@@ -86,7 +86,7 @@ public static class ConsoleExtensions
             h.XContentTypeOptions = "nosniff";
             h.XFrameOptions = "DENY";
             h["Referrer-Policy"] = "same-origin";
-            if (!context.Request.Path.StartsWithSegments(BasePath + "/assets")) h.CacheControl = "no-store";
+            // Cache-Control: every signed-in page carries a form, and anti-forgery marks those no-cache, no-store.
         }
         return next(context);
     }

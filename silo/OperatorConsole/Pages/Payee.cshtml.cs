@@ -31,6 +31,7 @@ public sealed class PayeeModel(IGrainFactory grains, ILedger ledger, IOptions<Ev
         if (!await VisibleAsync(payeeAccount)) return NotFound();
         var day = Date ?? ConsoleFormat.Today(time);
         var statement = await PayeesApi.StatementAsync(ledger, payeeAccount, day);
+        Response.Headers.CacheControl = "no-store"; // settlement figures stay out of shared caches
         return File(Encoding.UTF8.GetBytes(ConsoleFormat.StatementCsv(statement)), "text/csv; charset=utf-8", $"statement-{payeeAccount}-{day:yyyy-MM-dd}.csv");
     }
 
