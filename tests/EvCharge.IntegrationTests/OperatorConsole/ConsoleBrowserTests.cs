@@ -83,6 +83,12 @@ public class ConsoleBrowserTests(ConsoleHost fx)
         await page.ClickAsync($"a[href='/console/payees/{ApiHost.Payee(ApiHost.CpoB)}']");
         Assert.Contains("₩6,624", await page.InnerTextAsync("main"));          // 92 % of 2,700 and of 4,500: 2,484 + 4,140
         await ShotAsync(page, "payee");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#statement-csv"));
+        Assert.StartsWith($"statement-{ApiHost.Payee(ApiHost.CpoB)}-", download.SuggestedFilename);
+        var csv = (await File.ReadAllLinesAsync((await download.PathAsync())!)).ToList();
+        Assert.Equal("payee_account,date_kst,posted_at_kst,session_id,kind,amount_krw,reference", csv[0]);
+        Assert.Equal([2_484L, 4_140L], csv.Skip(1).Select(l => long.Parse(l.Split(',')[5])).Order());
+        Assert.All(fx.BravoSessions, s => Assert.Contains(csv, l => l.Contains($",{s},Remit,")));
 
         await page.GotoAsync("/console/cpos");
         await ShotAsync(page, "cpos");
