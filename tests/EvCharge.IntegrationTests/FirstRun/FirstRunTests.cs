@@ -9,6 +9,7 @@ namespace EvCharge.IntegrationTests.FirstRun;
 /// ./data/operator.key readable by its owner only, says where it is and where the console is, and accepts that key;
 /// a second start keeps the same key. The output shows the start-up report, not per-call library lines.
 /// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // owner-only is a Unix file mode
 public class FirstRunTests
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -123,6 +123,7 @@ public class ConsoleLogicTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // owner-only is a Unix file mode
     public void The_first_run_key_file_is_created_owner_only_kept_and_tightened()
     {
         var dir = Directory.CreateTempSubdirectory("evc-key-").FullName;
