@@ -5,6 +5,8 @@
 #   - mosquitto and mosquitto-clients: the external MQTT broker and mosquitto_pub/mosquitto_sub
 #   - nodejs and npm: the OCPP-J interop test runs ocpp-rpc (tests/interop, pinned by package-lock.json), installed
 #     with `npm ci` when tests/interop/node_modules is missing or older than the lock file
+#   - chromium and a font (fonts-dejavu-core): the operators' console tests drive Debian's headless Chromium
+#     through Playwright (its own browser download cannot be used); without a font every label renders as boxes
 # Idempotent: when everything is present it changes nothing and does not touch the network.
 # apt-get update runs at most once, and only if something must be installed. Runs as root (CI) or via sudo.
 set -euo pipefail
@@ -24,6 +26,8 @@ command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]] || missing+
 { command -v mosquitto_pub >/dev/null 2>&1 && command -v mosquitto_sub >/dev/null 2>&1; } || missing+=(mosquitto-clients)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 
 # The interop client's packages, exactly as locked; only when missing or stale, so a green machine stays offline.
 interop_packages() {
@@ -36,7 +40,7 @@ interop_packages() {
 }
 
 if ((${#missing[@]} == 0)); then
-  echo "ensure-deps: postgresql server binaries, mosquitto, node and npm are present"
+  echo "ensure-deps: postgresql server binaries, mosquitto, node, npm and chromium are present"
   interop_packages
   exit 0
 fi
@@ -67,5 +71,6 @@ trap '[[ $created_policy -eq 1 ]] && "${SUDO[@]}" rm -f "$policy"' EXIT
 
 have_pg_server || { echo "ensure-deps: PostgreSQL server binaries still missing after install" >&2; exit 1; }
 id postgres >/dev/null 2>&1 || { echo "ensure-deps: the postgres OS user is missing" >&2; exit 1; }
+[[ -x /usr/bin/chromium ]] || { echo "ensure-deps: /usr/bin/chromium still missing after install" >&2; exit 1; }
 interop_packages
 echo "ensure-deps: done"

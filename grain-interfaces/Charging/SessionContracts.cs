@@ -79,4 +79,9 @@ public sealed record SessionView(
     [property: Id(21)] bool Seamless,
     [property: Id(22)] long Refunded,
     [property: Id(23)] long DebtAmount,
-    [property: Id(24)] DateTimeOffset CreatedAt);
+    [property: Id(24)] DateTimeOffset CreatedAt)
+{
+    /// <summary>The meter register at StartTransaction (null before the start): MeterTimeline holds register readings,
+    /// so energy delivered at a reading is the reading minus this.</summary>
+    [Id(25)] public long? MeterStartWh { get; init; }
+}

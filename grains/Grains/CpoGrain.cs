@@ -22,6 +22,7 @@ internal sealed class CpoGrain([PersistentState("cpo", "evcharge")] IPersistentS
         if (contract.Tariffs.Any(t => t.PricePerKwh < 0 || t.PricePerMinute < 0 || t.IdleFeePerMinute < 0))
             throw new ArgumentOutOfRangeException(nameof(contract), "Tariff prices cannot be negative.");
         await Save(S with { Contract = contract });
+        await GrainFactory.GetGrain<ICpoDirectoryGrain>(0).Add(this.GetPrimaryKeyString()); // so operators can list CPOs
     }
 
     Task<CpoContract?> ICpoGrain.GetContract() => Task.FromResult(S.Contract);

@@ -61,7 +61,8 @@ public static class SessionProjection
         sessionId, s.State, s.Start?.ChargerId, s.Start?.ConnectorId ?? 0, s.Start?.CpoId, s.TransactionId, s.WalletKey,
         s.AuthorizationId, s.Authorized, SessionMachine.Energy(s), s.Fee, s.ChargerFee, FeeMismatch(s),
         s.Captured, s.Splits, s.State == SessionState.Settled ? s.Receipt : null, s.Samples, s.StartedAt, s.StoppedAt, s.AttentionReason ?? s.Reason,
-        s.PaymentId, s.Start?.Payment.VehicleId is not null, s.Refunded, s.Debt, s.CreatedAt);
+        s.PaymentId, s.Start?.Payment.VehicleId is not null, s.Refunded, s.Debt, s.CreatedAt)
+    { MeterStartWh = s.StartedAt is null ? null : s.MeterStartWh };
 
     public static SessionAuthorization AuthorizationAnswer(SessionRecord s) => s.State switch
     {

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using EvCharge.Charging;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace EvCharge.Silo.Apis;
 
@@ -36,8 +37,11 @@ internal sealed partial class FieldErrors
         if (value < min || value > max) Add(field, $"must be between {min} and {max}");
     }
 
-    public IResult ToResult() => TypedResults.ValidationProblem(
-        _errors.ToDictionary(e => e.Key, e => e.Value.ToArray()), title: "The request is not valid.");
+    /// <summary>A 400 validation problem (<c>errors</c> per field), as the same result type as every other problem answer.</summary>
+    public ProblemHttpResult ToResult() => TypedResults.Problem(new HttpValidationProblemDetails(_errors.ToDictionary(e => e.Key, e => e.Value.ToArray()))
+    {
+        Status = StatusCodes.Status400BadRequest, Title = "The request is not valid.",
+    });
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
     private static partial Regex IdPattern();
@@ -45,26 +49,30 @@ internal sealed partial class FieldErrors
     public static bool IsId(string? value) => value is not null && IdPattern().IsMatch(value);
 }
 
+/// <summary>
+/// Problem answers as typed results (<see cref="ProblemHttpResult"/>), so handlers can declare them in their
+/// <c>Results&lt;...&gt;</c>; endpoints list the status codes they answer with <c>ProducesProblem</c> for the OpenAPI document.
+/// </summary>
 internal static class ApiProblems
 {
-    public static IResult NotFound(string what) =>
+    public static ProblemHttpResult NotFound(string what) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: what);
 
-    public static IResult Forbidden(string detail) =>
+    public static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 
-    public static IResult Conflict(string detail, string? code = null) =>
+    public static ProblemHttpResult Conflict(string detail, string? code = null) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail,
             extensions: code is null ? null : new Dictionary<string, object?> { ["code"] = code });
 
-    public static IResult Unprocessable(string detail, string? code = null) =>
+    public static ProblemHttpResult Unprocessable(string detail, string? code = null) =>
         TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "The request cannot be carried out.", detail: detail,
             extensions: code is null ? null : new Dictionary<string, object?> { ["code"] = code });
 
-    public static IResult Unavailable(string detail) =>
+    public static ProblemHttpResult Unavailable(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "A dependency is unavailable.", detail: detail);
 
-    public static IResult InvalidId(string field) => new FieldErrors().Add(field, "is not a valid identifier").ToResult();
+    public static ProblemHttpResult InvalidId(string field) => new FieldErrors().Add(field, "is not a valid identifier").ToResult();
 }
 
 /// <summary>Korea Standard Time has no daylight saving: a fixed +09:00 offset is exact.</summary>

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using EvCharge.Charging;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace EvCharge.Silo.Apis;
 
@@ -15,7 +16,7 @@ public sealed record ChargerBody(string? CpoId, int? ConnectorCount, string? Tar
 /// <summary>A charger as operators see it. The charger's password is write-only: it is stored as a hash and never returned.</summary>
 public sealed record ChargerResponse(
     string ChargerId, string CpoId, int ConnectorCount, string TariffId, long HoldAmount, string? Model, string? Location,
-    bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorView> Connectors,
+    bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorResponse> Connectors,
     int? SecurityProfile = null);
 
 public sealed record LiveTransaction(int ConnectorId, ConnectorStatus Status, string SessionId, int? TransactionId, SessionState State,
@@ -30,23 +31,36 @@ public static class ChargersApi
     {
         var chargers = api.MapGroup("/chargers").WithTags("Chargers");
         chargers.MapPut("/{chargerId}", PutCharger).RequireAuthorization(EvChargePolicies.Operator)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Register or reconfigure a charger (CPO, connectors, tariff, hold amount, password, WebSocket security profile)");
-        chargers.MapGet("/{chargerId}", GetCharger).WithSummary("Status, registration and connectors");
-        chargers.MapGet("/{chargerId}/connectors", GetConnectors).WithSummary("Connector states");
-        chargers.MapGet("/{chargerId}/transactions/live", GetLive).WithSummary("Transactions in progress on the charger");
+        chargers.MapGet("/{chargerId}", GetCharger).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Status, registration and connectors");
+        chargers.MapGet("/{chargerId}/connectors", GetConnectors).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Connector states");
+        chargers.MapGet("/{chargerId}/transactions/live", GetLive).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Transactions in progress on the charger");
         chargers.MapPost("/{chargerId}/remote-stop", RemoteStop).RequireAuthorization(EvChargePolicies.Operator)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Ask the charger to stop a live transaction (OCPP RemoteStopTransaction)");
-        chargers.MapGet("/{chargerId}/unreconciled", GetUnreconciled)
+        chargers.MapGet("/{chargerId}/unreconciled", GetUnreconciled).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("StopTransaction/MeterValues for transaction ids the server never issued");
-        api.MapGet("/cpos/{cpoId}/chargers", ListForCpo).WithTags("Chargers").WithSummary("The CPO's chargers with their status");
+        api.MapGet("/cpos/{cpoId}/chargers", ListForCpo).WithTags("Chargers").ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("The CPO's chargers with their status");
         return api;
     }
 
-    private static async Task<IResult> PutCharger(string chargerId, ChargerBody? body, IGrainFactory grains)
+    private static async Task<Results<Created<ChargerResponse>, Ok<ChargerResponse>, ProblemHttpResult>> PutCharger(string chargerId, ChargerBody? body, IGrainFactory grains)
+    {
+        var (charger, created, problem) = await RegisterAsync(chargerId, body, grains);
+        if (problem is not null) return problem;
+        if (created) return TypedResults.Created($"/api/v1/chargers/{chargerId}", charger);
+        return TypedResults.Ok(charger);
+    }
+
+    /// <summary>Validates and applies a registration (the API's PUT and the console's registration form).</summary>
+    internal static async Task<(ChargerResponse? Charger, bool Created, ProblemHttpResult? Problem)> RegisterAsync(string chargerId, ChargerBody? body, IGrainFactory grains)
     {
         var e = new FieldErrors();
         e.Id("chargerId", chargerId);
-        if (body is null) return e.Add("body", "is required").ToResult();
+        if (body is null) return (null, false, e.Add("body", "is required").ToResult());
         e.Id("cpoId", body.CpoId);
         e.Range("connectorCount", body.ConnectorCount, 1, 16);
         e.Id("tariffId", body.TariffId);
@@ -55,54 +69,59 @@ public static class ChargersApi
         if (body.Model is { Length: > 64 }) e.Add("model", "must be at most 64 characters");
         if (body.Location is { Length: > 256 }) e.Add("location", "must be at most 256 characters");
         e.Range("securityProfile", body.SecurityProfile, 1, 3, required: false);
-        if (e.Any) return e.ToResult();
+        if (e.Any) return (null, false, e.ToResult());
 
         var contract = await grains.GetGrain<ICpoGrain>(body.CpoId!).GetContract();
-        if (contract is null) return ApiProblems.Unprocessable($"CPO {body.CpoId} has no contract; PUT /api/v1/cpos/{body.CpoId} first.", "unknown_cpo");
+        if (contract is null) return (null, false, ApiProblems.Unprocessable($"CPO {body.CpoId} has no contract; PUT /api/v1/cpos/{body.CpoId} first.", "unknown_cpo"));
         if (contract.Tariffs.All(t => t.TariffId != body.TariffId))
-            return ApiProblems.Unprocessable($"CPO {body.CpoId} has no tariff {body.TariffId}.", "unknown_tariff");
+            return (null, false, ApiProblems.Unprocessable($"CPO {body.CpoId} has no tariff {body.TariffId}.", "unknown_tariff"));
         var charger = grains.GetGrain<IChargerGrain>(chargerId);
         var before = await charger.GetView();
         var profile = (OcppSecurityProfile?)body.SecurityProfile;
         if (before.Registration is null && body.Password is null && profile != OcppSecurityProfile.TlsClientCertificate)
-            return new FieldErrors().Add("password", "is required when a charger is first registered (unless it uses security profile 3)").ToResult();
+            return (null, false, new FieldErrors().Add("password", "is required when a charger is first registered (unless it uses security profile 3)").ToResult());
         if (before.Registration is { } old && old.ConnectorCount > body.ConnectorCount)
-            return ApiProblems.Conflict("Connectors cannot be removed from a registered charger.", "connectors_shrink");
+            return (null, false, ApiProblems.Conflict("Connectors cannot be removed from a registered charger.", "connectors_shrink"));
 
         await charger.Register(new ChargerRegistration(body.CpoId!, body.ConnectorCount!.Value, body.TariffId!, body.HoldAmount!.Value,
             body.Password, body.Model, body.Location, profile));
-        var view = await charger.GetView();
-        return before.Registration is null
-            ? TypedResults.Created($"/api/v1/chargers/{chargerId}", ToResponse(view))
-            : TypedResults.Ok(ToResponse(view));
+        return (ToResponse(await charger.GetView()), before.Registration is null, null);
     }
 
-    private static async Task<IResult> GetCharger(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
-    {
-        var (view, problem) = await Visible(chargerId, user, grains);
-        return problem ?? TypedResults.Ok(ToResponse(view!));
-    }
-
-    private static async Task<IResult> GetConnectors(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
-    {
-        var (view, problem) = await Visible(chargerId, user, grains);
-        return problem ?? TypedResults.Ok(view!.Connectors);
-    }
-
-    private static async Task<IResult> GetLive(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<ChargerResponse>, ProblemHttpResult>> GetCharger(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (view, problem) = await Visible(chargerId, user, grains);
         if (problem is not null) return problem;
+        return TypedResults.Ok(ToResponse(view!));
+    }
+
+    private static async Task<Results<Ok<List<ConnectorResponse>>, ProblemHttpResult>> GetConnectors(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (view, problem) = await Visible(chargerId, user, grains);
+        if (problem is not null) return problem;
+        return TypedResults.Ok(view!.Connectors.Select(c => c.ToResponse()).ToList());
+    }
+
+    private static async Task<Results<Ok<List<LiveTransaction>>, ProblemHttpResult>> GetLive(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (view, problem) = await Visible(chargerId, user, grains);
+        if (problem is not null) return problem;
+        return TypedResults.Ok(await LiveAsync(view!, grains));
+    }
+
+    /// <summary>The session behind each busy connector (also the console's charger page).</summary>
+    internal static async Task<List<LiveTransaction>> LiveAsync(ChargerView view, IGrainFactory grains)
+    {
         var live = new List<LiveTransaction>();
-        foreach (var c in view!.Connectors.Where(c => c.SessionId is not null))
+        foreach (var c in view.Connectors.Where(c => c.SessionId is not null))
         {
             var s = await grains.GetGrain<IChargingSessionGrain>(c.SessionId!).GetView();
             live.Add(new LiveTransaction(c.ConnectorId, c.Status, s.SessionId, c.TransactionId ?? s.TransactionId, s.State, s.EnergyWh, s.HoldAmount, s.StartedAt, s.Seamless));
         }
-        return TypedResults.Ok(live);
+        return live;
     }
 
-    private static async Task<IResult> RemoteStop(string chargerId, RemoteStopBody? body, IGrainFactory grains, ClaimsPrincipal user)
+    private static async Task<Results<Accepted<RemoteStopResponse>, ProblemHttpResult>> RemoteStop(string chargerId, RemoteStopBody? body, IGrainFactory grains, ClaimsPrincipal user)
     {
         var e = new FieldErrors();
         if (body is null) return e.Add("body", "is required").ToResult();
@@ -111,21 +130,28 @@ public static class ChargersApi
         if (e.Any) return e.ToResult();
         var (view, problem) = await Visible(chargerId, user, grains);
         if (problem is not null) return problem;
-        if (view!.Connectors.All(c => c.TransactionId != body.TransactionId))
-            return ApiProblems.Conflict($"Transaction {body.TransactionId} is not live on charger {chargerId}.", "transaction_not_live");
-        var sent = await grains.GetGrain<IChargerGrain>(chargerId).RemoteStop(body.TransactionId!.Value, body.Reason ?? "operator");
-        return sent
-            ? TypedResults.Accepted($"/api/v1/chargers/{chargerId}/transactions/live", new RemoteStopResponse(chargerId, body.TransactionId.Value, true))
-            : ApiProblems.Conflict($"Charger {chargerId} is not connected or refused the stop.", "remote_stop_not_sent");
+        if (await SendRemoteStopAsync(view!, body.TransactionId!.Value, body.Reason ?? "operator", grains) is { } refused) return refused;
+        return TypedResults.Accepted($"/api/v1/chargers/{chargerId}/transactions/live", new RemoteStopResponse(chargerId, body.TransactionId.Value, true));
     }
 
-    private static async Task<IResult> GetUnreconciled(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    /// <summary>RemoteStopTransaction for a live transaction; a problem (409) when it is not live or could not be sent.</summary>
+    internal static async Task<ProblemHttpResult?> SendRemoteStopAsync(ChargerView view, int transactionId, string reason, IGrainFactory grains)
+    {
+        if (view.Connectors.All(c => c.TransactionId != transactionId))
+            return ApiProblems.Conflict($"Transaction {transactionId} is not live on charger {view.ChargerId}.", "transaction_not_live");
+        return await grains.GetGrain<IChargerGrain>(view.ChargerId).RemoteStop(transactionId, reason)
+            ? null
+            : ApiProblems.Conflict($"Charger {view.ChargerId} is not connected or refused the stop.", "remote_stop_not_sent");
+    }
+
+    private static async Task<Results<Ok<List<UnreconciledMessageResponse>>, ProblemHttpResult>> GetUnreconciled(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (_, problem) = await Visible(chargerId, user, grains);
-        return problem ?? TypedResults.Ok(await grains.GetGrain<IChargerGrain>(chargerId).GetUnreconciled());
+        if (problem is not null) return problem;
+        return TypedResults.Ok((await grains.GetGrain<IChargerGrain>(chargerId).GetUnreconciled()).Select(m => m.ToResponse()).ToList());
     }
 
-    private static async Task<IResult> ListForCpo(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<List<ChargerResponse>>, ProblemHttpResult>> ListForCpo(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (_, problem) = await CposApi.Contract(cpoId, user, grains);
         if (problem is not null) return problem;
@@ -140,7 +166,7 @@ public static class ChargersApi
     }
 
     /// <summary>404 both for unknown chargers and other CPOs' chargers: a CPO key learns nothing about others.</summary>
-    private static async Task<(ChargerView? View, IResult? Problem)> Visible(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
+    internal static async Task<(ChargerView? View, ProblemHttpResult? Problem)> Visible(string chargerId, ClaimsPrincipal user, IGrainFactory grains)
     {
         if (!FieldErrors.IsId(chargerId)) return (null, ApiProblems.InvalidId("chargerId"));
         var view = await grains.GetGrain<IChargerGrain>(chargerId).GetView();
@@ -149,8 +175,8 @@ public static class ChargersApi
         return (view, null);
     }
 
-    private static ChargerResponse ToResponse(ChargerView v) => new(
+    internal static ChargerResponse ToResponse(ChargerView v) => new(
         v.ChargerId, v.Registration!.CpoId, v.Registration.ConnectorCount, v.Registration.TariffId, v.Registration.HoldAmount,
-        v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors,
+        v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors.Select(c => c.ToResponse()).ToList(),
         (int?)v.Registration.SecurityProfile);
 }

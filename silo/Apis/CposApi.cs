@@ -1,12 +1,12 @@
 using EvCharge.Charging;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using System.Security.Claims;
 
 namespace EvCharge.Silo.Apis;
 
 public sealed record CommissionBody(int? BasisPoints, long? FixedPerSession = null);
 public sealed record CpoContractBody(string? Name, string? PayeeAccount, CommissionBody? Commission, List<TariffBody>? Tariffs);
-public sealed record CpoResponse(string CpoId, CpoContract Contract, IReadOnlyList<string> Chargers);
 
 /// <summary>CPOs and their contract with the platform: commission, payee account, tariffs (tariffs also under /tariffs).</summary>
 public static class CposApi
@@ -14,20 +14,36 @@ public static class CposApi
     public static RouteGroupBuilder MapCposApi(this RouteGroupBuilder api)
     {
         var cpos = api.MapGroup("/cpos").WithTags("CPOs");
+        cpos.MapGet("/", ListCpos).WithSummary("CPOs with a contract (a CPO key sees only its own)");
         cpos.MapPut("/{cpoId}", PutContract).RequireAuthorization(EvChargePolicies.Operator)
             .WithSummary("Create or replace a CPO's contract (commission, payee account, tariffs)");
-        cpos.MapGet("/{cpoId}", GetCpo).WithSummary("A CPO's contract and chargers");
+        cpos.MapGet("/{cpoId}", GetCpo).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A CPO's contract and chargers");
 
         var tariffs = cpos.MapGroup("/{cpoId}/tariffs").WithTags("Tariffs");
-        tariffs.MapGet("/", ListTariffs).WithSummary("The CPO's tariffs");
-        tariffs.MapGet("/{tariffId}", GetTariff).WithSummary("One tariff");
-        tariffs.MapPut("/{tariffId}", PutTariff).RequireAuthorization(EvChargePolicies.Operator).WithSummary("Create or replace a tariff in the CPO's contract");
+        tariffs.MapGet("/", ListTariffs).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("The CPO's tariffs");
+        tariffs.MapGet("/{tariffId}", GetTariff).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One tariff");
+        tariffs.MapPut("/{tariffId}", PutTariff).RequireAuthorization(EvChargePolicies.Operator).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Create or replace a tariff in the CPO's contract");
         tariffs.MapDelete("/{tariffId}", DeleteTariff).RequireAuthorization(EvChargePolicies.Operator)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Remove a tariff no charger of the CPO uses");
         return api;
     }
 
-    private static async Task<IResult> PutContract(string cpoId, CpoContractBody? body, IGrainFactory grains)
+    private static async Task<Ok<List<CpoResponse>>> ListCpos(ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var scope = CallerScope.From(user);
+        var ids = scope.IsOperator ? await grains.GetGrain<ICpoDirectoryGrain>(0).GetCpoIds() : [scope.CpoId!];
+        var list = new List<CpoResponse>();
+        foreach (var id in ids.Order(StringComparer.Ordinal))
+        {
+            var cpo = grains.GetGrain<ICpoGrain>(id);
+            if (await cpo.GetContract() is { } contract) list.Add(new CpoResponse(id, contract.ToResponse(), await cpo.GetChargers()));
+        }
+        return TypedResults.Ok(list);
+    }
+
+    private static async Task<Results<Ok<CpoResponse>, ProblemHttpResult>> PutContract(string cpoId, CpoContractBody? body, IGrainFactory grains)
     {
         var e = new FieldErrors();
         e.Id("cpoId", cpoId);
@@ -56,33 +72,33 @@ public static class CposApi
             body.Tariffs!.Select(t => t.ToTariff()).ToList());
         var cpo = grains.GetGrain<ICpoGrain>(cpoId);
         await cpo.SetContract(contract);
-        return TypedResults.Ok(new CpoResponse(cpoId, contract, await cpo.GetChargers()));
+        return TypedResults.Ok(new CpoResponse(cpoId, contract.ToResponse(), await cpo.GetChargers()));
     }
 
-    private static async Task<IResult> GetCpo(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
-    {
-        if (!FieldErrors.IsId(cpoId)) return ApiProblems.InvalidId("cpoId");
-        if (!CallerScope.From(user).CanSee(cpoId)) return ApiProblems.Forbidden("A CPO key sees only its own CPO.");
-        var cpo = grains.GetGrain<ICpoGrain>(cpoId);
-        var contract = await cpo.GetContract();
-        return contract is null ? ApiProblems.NotFound($"CPO {cpoId} has no contract.") : TypedResults.Ok(new CpoResponse(cpoId, contract, await cpo.GetChargers()));
-    }
-
-    private static async Task<IResult> ListTariffs(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<CpoResponse>, ProblemHttpResult>> GetCpo(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (contract, problem) = await Contract(cpoId, user, grains);
-        return problem ?? TypedResults.Ok(contract!.Tariffs);
+        if (problem is not null) return problem;
+        return TypedResults.Ok(new CpoResponse(cpoId, contract!.ToResponse(), await grains.GetGrain<ICpoGrain>(cpoId).GetChargers()));
     }
 
-    private static async Task<IResult> GetTariff(string cpoId, string tariffId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<List<TariffResponse>>, ProblemHttpResult>> ListTariffs(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (contract, problem) = await Contract(cpoId, user, grains);
+        if (problem is not null) return problem;
+        return TypedResults.Ok(contract!.Tariffs.Select(t => t.ToResponse()).ToList());
+    }
+
+    private static async Task<Results<Ok<TariffResponse>, ProblemHttpResult>> GetTariff(string cpoId, string tariffId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (contract, problem) = await Contract(cpoId, user, grains);
         if (problem is not null) return problem;
         var tariff = contract!.Tariffs.FirstOrDefault(t => t.TariffId == tariffId);
-        return tariff is null ? ApiProblems.NotFound($"CPO {cpoId} has no tariff {tariffId}.") : TypedResults.Ok(tariff);
+        if (tariff is null) return ApiProblems.NotFound($"CPO {cpoId} has no tariff {tariffId}.");
+        return TypedResults.Ok(tariff.ToResponse());
     }
 
-    private static async Task<IResult> PutTariff(string cpoId, string tariffId, TariffBody? body, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<TariffResponse>, ProblemHttpResult>> PutTariff(string cpoId, string tariffId, TariffBody? body, ClaimsPrincipal user, IGrainFactory grains)
     {
         var e = new FieldErrors();
         e.Id("tariffId", tariffId);
@@ -94,10 +110,10 @@ public static class CposApi
         var tariff = body.ToTariff(tariffId);
         var tariffs = contract!.Tariffs.Where(t => t.TariffId != tariffId).Append(tariff).ToList();
         await grains.GetGrain<ICpoGrain>(cpoId).SetContract(contract with { Tariffs = tariffs });
-        return TypedResults.Ok(tariff);
+        return TypedResults.Ok(tariff.ToResponse());
     }
 
-    private static async Task<IResult> DeleteTariff(string cpoId, string tariffId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteTariff(string cpoId, string tariffId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (contract, problem) = await Contract(cpoId, user, grains);
         if (problem is not null) return problem;
@@ -114,7 +130,7 @@ public static class CposApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<(CpoContract? Contract, IResult? Problem)> Contract(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
+    internal static async Task<(CpoContract? Contract, ProblemHttpResult? Problem)> Contract(string cpoId, ClaimsPrincipal user, IGrainFactory grains)
     {
         if (!FieldErrors.IsId(cpoId)) return (null, ApiProblems.InvalidId("cpoId"));
         if (!CallerScope.From(user).CanSee(cpoId)) return (null, ApiProblems.Forbidden("A CPO key sees only its own CPO."));

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using EvCharge.Charging;
 using EvCharge.Ledger;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,7 @@ namespace EvCharge.Silo.Apis;
 public sealed record RemittanceLine(string SessionId, JournalKind Kind, long Amount, string? Reference, DateTimeOffset PostedAt);
 
 public sealed record RemittancesResponse(string PayeeAccount, DateTimeOffset? From, DateTimeOffset? To, long Remitted, long Reversed, long Net,
-    IReadOnlyList<RemittanceLine> Lines, PayeeBalance AllTime);
+    IReadOnlyList<RemittanceLine> Lines, PayeeBalanceResponse AllTime);
 
 /// <summary>One payee's settlement for one Korean calendar day (00:00-24:00 KST), from the ledger.</summary>
 public sealed record SettlementStatement(string PayeeAccount, DateOnly Date, string TimeZone, DateTimeOffset From, DateTimeOffset To,
@@ -23,12 +24,12 @@ public static class PayeesApi
     public static RouteGroupBuilder MapPayeesApi(this RouteGroupBuilder api)
     {
         var payees = api.MapGroup("/payees/{payeeAccount}").WithTags("Payees");
-        payees.MapGet("/remittances", Remittances).WithSummary("Remittances and reversals in a time window (ledger)");
-        payees.MapGet("/statements/{date}", Statement).WithSummary("Daily settlement statement for a KST day (yyyy-MM-dd)");
+        payees.MapGet("/remittances", Remittances).ProducesProblem(StatusCodes.Status403Forbidden).WithSummary("Remittances and reversals in a time window (ledger)");
+        payees.MapGet("/statements/{date}", Statement).ProducesProblem(StatusCodes.Status403Forbidden).WithSummary("Daily settlement statement for a KST day (yyyy-MM-dd)");
         return api;
     }
 
-    private static async Task<IResult> Remittances(string payeeAccount, [FromQuery] string? from, [FromQuery] string? to,
+    private static async Task<Results<Ok<RemittancesResponse>, ProblemHttpResult>> Remittances(string payeeAccount, [FromQuery] string? from, [FromQuery] string? to,
         ClaimsPrincipal user, IGrainFactory grains, ILedger ledger, IOptions<EvChargeOptions> options)
     {
         var e = new FieldErrors();
@@ -38,23 +39,34 @@ public static class PayeesApi
         if (f is not null && t is not null && f >= t) e.Add("to", "must be after from");
         if (e.Any) return e.ToResult();
         if (await Denied(payeeAccount, user, grains, options.Value) is { } denied) return denied;
-        var lines = await Lines(ledger, payeeAccount, f, t);
-        return TypedResults.Ok(new RemittancesResponse(payeeAccount, f, t, Remitted(lines), Reversed(lines), lines.Sum(l => l.Amount), lines,
-            await ledger.GetPayeeBalanceAsync(payeeAccount)));
+        return TypedResults.Ok(await RemittancesAsync(ledger, payeeAccount, f, t));
     }
 
-    private static async Task<IResult> Statement(string payeeAccount, string date, ClaimsPrincipal user, IGrainFactory grains, ILedger ledger,
-        IOptions<EvChargeOptions> options)
+    internal static async Task<RemittancesResponse> RemittancesAsync(ILedger ledger, string payeeAccount, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        var lines = await Lines(ledger, payeeAccount, from, to);
+        return new RemittancesResponse(payeeAccount, from, to, Remitted(lines), Reversed(lines), lines.Sum(l => l.Amount), lines,
+            (await ledger.GetPayeeBalanceAsync(payeeAccount)).ToResponse());
+    }
+
+    private static async Task<Results<Ok<SettlementStatement>, ProblemHttpResult>> Statement(string payeeAccount, string date, ClaimsPrincipal user,
+        IGrainFactory grains, ILedger ledger, IOptions<EvChargeOptions> options)
     {
         var e = new FieldErrors();
         e.Id("payeeAccount", payeeAccount);
         if (!DateOnly.TryParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)) e.Add("date", "must be a date yyyy-MM-dd");
         if (e.Any) return e.ToResult();
         if (await Denied(payeeAccount, user, grains, options.Value) is { } denied) return denied;
+        return TypedResults.Ok(await StatementAsync(ledger, payeeAccount, day));
+    }
+
+    /// <summary>One KST day's remittance lines for a payee (the API's statement and the console's page and CSV).</summary>
+    internal static async Task<SettlementStatement> StatementAsync(ILedger ledger, string payeeAccount, DateOnly day)
+    {
         var (from, to) = Kst.Day(day);
         var lines = await Lines(ledger, payeeAccount, from, to);
-        return TypedResults.Ok(new SettlementStatement(payeeAccount, day, "Asia/Seoul (+09:00)", from, to, Remitted(lines), Reversed(lines),
-            lines.Sum(l => l.Amount), lines.Select(l => l.SessionId).Distinct().Count(), lines));
+        return new SettlementStatement(payeeAccount, day, "Asia/Seoul (+09:00)", from, to, Remitted(lines), Reversed(lines),
+            lines.Sum(l => l.Amount), lines.Select(l => l.SessionId).Distinct().Count(), lines);
     }
 
     private static async Task<List<RemittanceLine>> Lines(ILedger ledger, string payee, DateTimeOffset? from, DateTimeOffset? to) =>
@@ -65,7 +77,7 @@ public static class PayeesApi
     private static long Reversed(List<RemittanceLine> lines) => -lines.Where(l => l.Amount < 0).Sum(l => l.Amount);
 
     /// <summary>A CPO key sees only its contract's payee account; the platform's account is the operator's.</summary>
-    private static async Task<IResult?> Denied(string payee, ClaimsPrincipal user, IGrainFactory grains, EvChargeOptions options)
+    internal static async Task<ProblemHttpResult?> Denied(string payee, ClaimsPrincipal user, IGrainFactory grains, EvChargeOptions options)
     {
         var scope = CallerScope.From(user);
         if (scope.IsOperator) return null;

@@ -4,6 +4,7 @@ using EvCharge.Ledger;
 using EvCharge.Payments;
 using EvCharge.Sessions;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace EvCharge.Silo.Apis;
@@ -25,11 +26,12 @@ public static class ReconciliationApi
     public static RouteGroupBuilder MapReconciliationApi(this RouteGroupBuilder api)
     {
         api.MapGet("/reconciliation", Reconcile).WithTags("Reconciliation").RequireAuthorization(EvChargePolicies.Operator)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Compare ledger captures, voids and refunds with the provider's records (IPaymentGateway.GetAsync)");
         return api;
     }
 
-    private static async Task<IResult> Reconcile([FromQuery] string? from, [FromQuery] string? to, [FromQuery] string? cpoId,
+    private static async Task<Results<Ok<ReconciliationReport>, ProblemHttpResult>> Reconcile([FromQuery] string? from, [FromQuery] string? to, [FromQuery] string? cpoId,
         ISessionIndex index, ILedger ledger, IPaymentGatewayRegistry gateways, IGrainFactory grains, TimeProvider time, CancellationToken ct)
     {
         var e = new FieldErrors();
@@ -47,7 +49,20 @@ public static class ReconciliationApi
         if (f >= t) e.Add("to", "must be after from");
         else if (t - f > TimeSpan.FromDays(31)) e.Add("to", "the window is at most 31 days");
         if (e.Any) return e.ToResult();
+        try
+        {
+            return TypedResults.Ok(await RunAsync(f, t, cpoId, index, ledger, gateways, grains, ct));
+        }
+        catch (PaymentProviderUnavailableException ex)
+        {
+            return ApiProblems.Unavailable($"The wallet provider did not answer: {ex.Message}");
+        }
+    }
 
+    /// <summary>Compares every session created in [from, to) (at most 2,000); throws when the provider does not answer.</summary>
+    internal static async Task<ReconciliationReport> RunAsync(DateTimeOffset f, DateTimeOffset t, string? cpoId, ISessionIndex index, ILedger ledger,
+        IPaymentGatewayRegistry gateways, IGrainFactory grains, CancellationToken ct)
+    {
         var items = new List<ReconciliationItem>();
         int checkedCount = 0, matched = 0;
         string? cursor = null;
@@ -59,21 +74,13 @@ public static class ReconciliationApi
             {
                 if (checkedCount == MaxSessions) { truncated = true; break; }
                 checkedCount++;
-                List<ReconciliationItem> found;
-                try
-                {
-                    found = await CompareAsync(s, ledger, gateways, grains, ct);
-                }
-                catch (PaymentProviderUnavailableException ex)
-                {
-                    return ApiProblems.Unavailable($"The wallet provider did not answer: {ex.Message}");
-                }
+                var found = await CompareAsync(s, ledger, gateways, grains, ct);
                 if (found.Count == 0) matched++;
                 items.AddRange(found);
             }
             cursor = truncated ? null : page.NextCursor;
         } while (cursor is not null);
-        return TypedResults.Ok(new ReconciliationReport(f, t, checkedCount, matched, truncated, items));
+        return new ReconciliationReport(f, t, checkedCount, matched, truncated, items);
     }
 
     private static async Task<List<ReconciliationItem>> CompareAsync(SessionSummary s, ILedger ledger, IPaymentGatewayRegistry gateways,

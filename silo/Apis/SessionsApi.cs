@@ -3,16 +3,17 @@ using EvCharge.Charging;
 using EvCharge.Ledger;
 using EvCharge.Sessions;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace EvCharge.Silo.Apis;
 
-public sealed record SessionListResponse(IReadOnlyList<SessionSummary> Items, string? NextCursor);
+public sealed record SessionListResponse(IReadOnlyList<SessionSummaryResponse> Items, string? NextCursor);
 
 /// <summary>How the hold ended: captured (with the released rest), voided, expired, or still open.</summary>
 public sealed record HoldSummary(long Authorized, long Captured, long Released, long Voided, long Expired, bool Open);
 
-public sealed record SessionDetail(SessionView Session, HoldSummary Hold, IReadOnlyList<LedgerEntry> Ledger);
+public sealed record SessionDetail(SessionResponse Session, HoldSummary Hold, IReadOnlyList<LedgerEntryResponse> Ledger);
 
 public static class SessionsApi
 {
@@ -21,13 +22,14 @@ public static class SessionsApi
         var sessions = api.MapGroup("/sessions").WithTags("Sessions");
         sessions.MapGet("/", List).WithSummary("Sessions, newest first, with filters and cursor paging");
         sessions.MapGet("/attention", Attention).WithSummary("Sessions waiting for an operator (NeedsAttention) or ended in debt");
-        sessions.MapGet("/{sessionId}", Detail).WithSummary("One session: meter timeline, fee, hold, capture, split, receipt, ledger entries");
-        sessions.MapPost("/{sessionId}/resume", Resume).RequireAuthorization(EvChargePolicies.Operator)
+        sessions.MapGet("/{sessionId}", Detail).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("One session: meter timeline, fee, hold, capture, split, receipt, ledger entries");
+        sessions.MapPost("/{sessionId}/resume", Resume).RequireAuthorization(EvChargePolicies.Operator).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Finish whatever is in flight (capture, void, refund) after a provider outage");
         return api;
     }
 
-    private static async Task<IResult> List(
+    private static async Task<Results<Ok<SessionListResponse>, ProblemHttpResult>> List(
         ClaimsPrincipal user, ISessionIndex index,
         [FromQuery] string? cpoId, [FromQuery] string? chargerId, [FromQuery] string? state, [FromQuery] string? from,
         [FromQuery] string? to, [FromQuery] string? seamless, [FromQuery] string? limit, [FromQuery] string? cursor)
@@ -59,38 +61,49 @@ public static class SessionsApi
             cpoId = scope.CpoId;
         }
         var page = await index.QueryAsync(new SessionQuery(cpoId, chargerId, st, f, t, sl, n, cursor));
-        return TypedResults.Ok(new SessionListResponse(page.Items.Select(s => Mask(s, scope)).ToList(), page.NextCursor));
+        return TypedResults.Ok(new SessionListResponse(page.Items.Select(s => Mask(s, scope).ToResponse()).ToList(), page.NextCursor));
     }
 
-    private static async Task<IResult> Attention(ClaimsPrincipal user, ISessionIndex index)
+    private static async Task<Ok<List<SessionSummaryResponse>>> Attention(ClaimsPrincipal user, ISessionIndex index) =>
+        TypedResults.Ok((await AttentionAsync(CallerScope.From(user), index)).Select(s => s.ToResponse()).ToList());
+
+    /// <summary>NeedsAttention and Debt sessions the caller may see, newest first (the API and the console's queue).</summary>
+    internal static async Task<List<SessionSummary>> AttentionAsync(CallerScope scope, ISessionIndex index, CancellationToken ct = default)
     {
-        var scope = CallerScope.From(user);
         var items = new List<SessionSummary>();
         foreach (var state in new[] { SessionState.NeedsAttention, SessionState.Debt })
-            items.AddRange((await index.QueryAsync(new SessionQuery(scope.IsOperator ? null : scope.CpoId, State: state, Limit: SessionQueryLimits.MaxLimit))).Items);
-        return TypedResults.Ok(items.OrderByDescending(s => s.CreatedAt).Select(s => Mask(s, scope)).ToList());
+            items.AddRange((await index.QueryAsync(new SessionQuery(scope.IsOperator ? null : scope.CpoId, State: state, Limit: SessionQueryLimits.MaxLimit), ct)).Items);
+        return items.OrderByDescending(s => s.CreatedAt).Select(s => Mask(s, scope)).ToList();
     }
 
-    private static async Task<IResult> Detail(string sessionId, ClaimsPrincipal user, IGrainFactory grains, ILedger ledger)
+    private static async Task<Results<Ok<SessionDetail>, ProblemHttpResult>> Detail(string sessionId, ClaimsPrincipal user, IGrainFactory grains, ILedger ledger)
     {
         var (view, problem) = await Visible(sessionId, user, grains);
         if (problem is not null) return problem;
-        var entries = await ledger.GetSessionEntriesAsync(sessionId);
+        return TypedResults.Ok(await DetailAsync(view!, CallerScope.From(user), ledger));
+    }
+
+    /// <summary>The session with its hold summary and ledger lines, the wallet masked for a CPO (also the console's detail page).</summary>
+    internal static async Task<SessionDetail> DetailAsync(SessionView view, CallerScope scope, ILedger ledger, CancellationToken ct = default)
+    {
+        var sessionId = view.SessionId;
+        var entries = await ledger.GetSessionEntriesAsync(sessionId, ct);
         long Sum(JournalKind kind) => entries.Where(x => x.Kind == kind && x.Amount > 0).Sum(x => x.Amount);
         var holdOpen = entries.Where(x => x.Account == Accounts.Hold(sessionId)).Sum(x => x.Amount) != 0;
         var hold = new HoldSummary(Sum(JournalKind.Hold), Sum(JournalKind.Capture), Sum(JournalKind.Release), Sum(JournalKind.Void), Sum(JournalKind.Expire), holdOpen);
-        var scope = CallerScope.From(user);
-        return TypedResults.Ok(new SessionDetail(scope.IsOperator ? view! : view! with { WalletKey = MaskWallet(view!.WalletKey) }, hold, entries));
+        var shown = scope.IsOperator ? view : view with { WalletKey = MaskWallet(view.WalletKey) };
+        return new SessionDetail(shown.ToResponse(), hold, entries.Select(x => x.ToResponse()).ToList());
     }
 
-    private static async Task<IResult> Resume(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
+    private static async Task<Results<Ok<SessionResponse>, ProblemHttpResult>> Resume(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
     {
         var (_, problem) = await Visible(sessionId, user, grains);
-        return problem ?? TypedResults.Ok(await grains.GetGrain<IChargingSessionGrain>(sessionId).Resume());
+        if (problem is not null) return problem;
+        return TypedResults.Ok((await grains.GetGrain<IChargingSessionGrain>(sessionId).Resume()).ToResponse());
     }
 
     /// <summary>404 for unknown sessions and for other CPOs' sessions alike.</summary>
-    internal static async Task<(SessionView? View, IResult? Problem)> Visible(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
+    internal static async Task<(SessionView? View, ProblemHttpResult? Problem)> Visible(string sessionId, ClaimsPrincipal user, IGrainFactory grains)
     {
         if (!FieldErrors.IsId(sessionId)) return (null, ApiProblems.InvalidId("sessionId"));
         var view = await grains.GetGrain<IChargingSessionGrain>(sessionId).GetView();
@@ -109,7 +122,7 @@ public static class SessionsApi
     }
 
     /// <summary>A CPO sees that a wallet paid, not which wallet: the provider reference stays with the operator.</summary>
-    private static SessionSummary Mask(SessionSummary s, CallerScope scope) => scope.IsOperator ? s : s with { WalletKey = MaskWallet(s.WalletKey) };
+    internal static SessionSummary Mask(SessionSummary s, CallerScope scope) => scope.IsOperator ? s : s with { WalletKey = MaskWallet(s.WalletKey) };
 
     private static string? MaskWallet(string? walletKey) =>
         walletKey is null ? null : walletKey.IndexOf(':') is var i and > 0 ? walletKey[..(i + 1)] + "****" : "****";

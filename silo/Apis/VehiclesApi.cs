@@ -1,5 +1,6 @@
 using EvCharge.Charging;
 using EvCharge.Silo.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace EvCharge.Silo.Apis;
@@ -13,19 +14,20 @@ public static class VehiclesApi
     public static RouteGroupBuilder MapVehiclesApi(this RouteGroupBuilder api)
     {
         var vehicles = api.MapGroup("/vehicles").WithTags("Vehicles").RequireAuthorization(EvChargePolicies.Operator);
-        vehicles.MapGet("/{vehicleId}", Get).WithSummary("A vehicle's seamless-charging binding (token masked)");
-        vehicles.MapDelete("/{vehicleId}", Revoke).WithSummary("Revoke a vehicle's binding (driver's request or fraud)");
+        vehicles.MapGet("/{vehicleId}", Get).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A vehicle's seamless-charging binding (token masked)");
+        vehicles.MapDelete("/{vehicleId}", Revoke).ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Revoke a vehicle's binding (driver's request or fraud)");
         return api;
     }
 
-    private static async Task<IResult> Get(string vehicleId, IGrainFactory grains)
+    private static async Task<Results<Ok<VehicleBindingResponse>, ProblemHttpResult>> Get(string vehicleId, IGrainFactory grains)
     {
         if (!FieldErrors.IsId(vehicleId)) return ApiProblems.InvalidId("vehicleId");
         var view = await grains.GetGrain<IVehicleBindingGrain>(vehicleId).GetView();
-        return view is null ? ApiProblems.NotFound($"Vehicle {vehicleId} has no binding.") : TypedResults.Ok(view);
+        if (view is null) return ApiProblems.NotFound($"Vehicle {vehicleId} has no binding.");
+        return TypedResults.Ok(view.ToResponse());
     }
 
-    private static async Task<IResult> Revoke(string vehicleId, [FromQuery] string? reason, IGrainFactory grains)
+    private static async Task<Results<Ok<VehicleBindingResponse>, ProblemHttpResult>> Revoke(string vehicleId, [FromQuery] string? reason, IGrainFactory grains)
     {
         var e = new FieldErrors();
         e.Id("vehicleId", vehicleId);
@@ -33,6 +35,7 @@ public static class VehiclesApi
         if (e.Any) return e.ToResult();
         var binding = grains.GetGrain<IVehicleBindingGrain>(vehicleId);
         if (await binding.GetView() is null) return ApiProblems.NotFound($"Vehicle {vehicleId} has no binding.");
-        return TypedResults.Ok(await binding.Revoke(reason ?? "revoked_by_operator"));
+        if (await binding.Revoke(reason ?? "revoked_by_operator") is not { } revoked) return ApiProblems.NotFound($"Vehicle {vehicleId} has no binding.");
+        return TypedResults.Ok(revoked.ToResponse());
     }
 }

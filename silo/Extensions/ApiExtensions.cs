@@ -29,9 +29,14 @@ public static class ApiExtensions
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            // Numbers are JSON numbers, in and out: the web defaults also read "1000" for 1000, which made every
+            // integer in the OpenAPI document "integer or string" and every generated client wrap amounts in a union.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
         services.AddOpenApi("v1", o =>
         {
+            // The contract is the REST API; the Orleans dashboard's own endpoints (HTML and its JSON feed) are not part of it.
+            o.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true;
             o.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info = new OpenApiInfo
@@ -41,6 +46,9 @@ public static class ApiExtensions
                     Description = "CPOs, chargers, tariffs, sessions, refunds, payee settlement, reconciliation and ledger checks. " +
                                   "Authenticate with an API key in the X-Api-Key header. Errors are RFC 9457 problem details.",
                 };
+                // No "servers": the document is the same on every host (clients set their base address), so the committed
+                // copy and the generated client can be compared with what any running silo serves.
+                document.Servers = [];
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[ApiKeyAuthenticationHandler.SchemeName] = new OpenApiSecurityScheme

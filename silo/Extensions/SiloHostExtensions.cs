@@ -7,6 +7,8 @@ using EvCharge.Payments;
 using EvCharge.Sessions;
 using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
+using EvCharge.Silo.Security;
+using EvCharge.Silo.OperatorConsole;
 using Orleans.Dashboard;
 using EvCharge.SocialSandbox;
 using Orleans.Configuration;
@@ -25,12 +27,15 @@ public static class SiloHostExtensions
     {
         var config = builder.Configuration;
         var profile = StorageProfile.FromConfiguration(config);
+        var dataDirectory = config["Storage:DataDirectory"] ?? "data";
         if (profile.Provider == StorageProvider.Sqlite && profile.ConnectionString is null)
         {
-            var dataDirectory = config["Storage:DataDirectory"] ?? "data";
             Directory.CreateDirectory(dataDirectory);
             profile = profile with { ConnectionString = Path.Combine(dataDirectory, "evcharge.db") };
         }
+        // The embedded default's first run: an owner-only operator key file when no keys are configured.
+        var firstRunKey = profile.Provider == StorageProvider.Sqlite ? FirstRunOperatorKey.Apply(builder.Configuration, dataDirectory) : null;
+        builder.AddEvChargeLogDefaults();
 
         builder.UseOrleans(silo =>
         {
@@ -69,21 +74,25 @@ public static class SiloHostExtensions
         builder.Services.AddEvChargeLedger(ledger);
         builder.Services.AddEvChargeSessionStore(ledger);
         var providerUrl = builder.AddPaymentProvider();
+        builder.Services.AddSingleton(new StartupFacts(profile, providerUrl, string.IsNullOrWhiteSpace(config["Payments:ProviderUrl"]), firstRunKey));
+        builder.Services.AddHostedService<StartupReport>();
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
         builder.Services.AddOcppWebSockets(config.GetSection(OcppWebSocketOptions.SectionName));
         builder.Services.AddEvChargeHealth(ledger, providerUrl);
         builder.AddEvChargeApi();
+        builder.AddEvChargeConsole(dataDirectory);
         builder.AddEvChargeTelemetry();
         return builder;
     }
 
-    /// <summary>The HTTP surface: operators' API, OpenAPI and /docs, health, /metrics, the Orleans dashboard.</summary>
+    /// <summary>The HTTP surface: operators' console and API, OpenAPI and /docs, health, /metrics, the Orleans dashboard.</summary>
     public static WebApplication MapEvChargeSilo(this WebApplication app)
     {
         app.MapEvChargeApi();
+        app.MapEvChargeConsole();
         app.MapDriverApi();
         app.MapEvChargeTelemetry();
-        app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+        app.MapGet("/", () => Results.Redirect("/console")).ExcludeFromDescription();
         return app;
     }
 
@@ -114,5 +123,34 @@ public static class SiloHostExtensions
         {
             if (_sandbox is not null) await _sandbox.DisposeAsync();
         }
+    }
+}
+
+/// <summary>Log levels that keep the console readable at the default level; any configuration source overrides them.</summary>
+public static class LogDefaultsExtensions
+{
+    /// <summary>
+    /// Below Information by default: Polly's per-attempt lines (Orleans runs its placement calls through a resilience
+    /// pipeline, one "Execution attempt" line per grain placement), HttpClient's four lines per request, ASP.NET
+    /// Core's per-request lines, the API key handler's "challenged" line per 401, and Orleans' runtime chatter.
+    /// They are added as the first (lowest) configuration source, so appsettings.json, environment variables
+    /// (<c>Logging__LogLevel__Polly=Information</c>) and the command line still win; a content root without an
+    /// appsettings.json (a published silo started from another directory) gets them too.
+    /// </summary>
+    public static WebApplicationBuilder AddEvChargeLogDefaults(this WebApplicationBuilder builder)
+    {
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Logging:LogLevel:Orleans"] = "Warning",
+                ["Logging:LogLevel:Polly"] = "Warning",
+                ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+                ["Logging:LogLevel:EvCharge.Silo.Security.ApiKeyAuthenticationHandler"] = "Warning",
+            },
+        });
+        return builder;
     }
 }

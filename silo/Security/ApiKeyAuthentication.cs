@@ -113,6 +113,21 @@ public sealed class ApiKeyStore
         return found;
     }
 
+    /// <summary>
+    /// A key's identifier (hex of half its SHA-256): what a console session remembers of the key it signed in with,
+    /// so removing the key from configuration ends those sessions too. It reveals nothing usable about the key.
+    /// </summary>
+    public static string KeyId(string key) => Convert.ToHexString(Digest(key).AsSpan(0, 16));
+
+    /// <summary>The entry for a <see cref="KeyId"/>, or null once that key is no longer configured.</summary>
+    public ApiKeyEntry? FindById(string keyId)
+    {
+        ApiKeyEntry? found = null;
+        foreach (var (d, e) in _keys)
+            if (string.Equals(Convert.ToHexString(d.AsSpan(0, 16)), keyId, StringComparison.Ordinal)) found = e;
+        return found;
+    }
+
     private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 }
 

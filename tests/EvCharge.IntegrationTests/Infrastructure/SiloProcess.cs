@@ -74,8 +74,12 @@ public sealed class SiloProcess : IAsyncDisposable
     /// Starts the silo and waits (bounded) until <c>/health/ready</c> answers 200 (database, wallet provider and MQTT
     /// broker reachable) and the MQTT port accepts connections. Throws with the log's tail if it does not get there.
     /// </summary>
+    /// <param name="asShipped">
+    /// Leave out the test defaults' API key and log levels, so the silo runs on what the code itself defaults to
+    /// (the first-run test: no configured key, the shipped log levels).
+    /// </param>
     public static async Task<SiloProcess> StartAsync(string name, SiloPorts ports, IReadOnlyDictionary<string, string> settings,
-        string workDirectory, TimeSpan? readyTimeout = null)
+        string workDirectory, TimeSpan? readyTimeout = null, bool asShipped = false)
     {
         Directory.CreateDirectory(workDirectory);
         // coreutils timeout bounds the silo's life even if the test host itself is killed before it can dispose us.
@@ -90,7 +94,8 @@ public sealed class SiloProcess : IAsyncDisposable
             WorkingDirectory = workDirectory,
         };
         foreach (var arg in new[] { "-s", "KILL", MaxLifetimeSeconds.ToString(), "dotnet", SiloDll }) psi.ArgumentList.Add(arg);
-        foreach (var (key, value) in Defaults(ports).Concat(settings).GroupBy(p => p.Key).Select(g => g.Last()))
+        var defaults = Defaults(ports).Where(d => !asShipped || !(d.Key.StartsWith("Auth:") || d.Key.StartsWith("Logging:")));
+        foreach (var (key, value) in defaults.Concat(settings).GroupBy(p => p.Key).Select(g => g.Last()))
             psi.ArgumentList.Add($"--{key}={value}");
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
