@@ -56,9 +56,9 @@ internal static class StripeServer
 
         app.MapPost("/__test/payment_methods", async (HttpContext ctx) =>
         {
-            var f = await FormAsync(ctx);
+            var b = await JsonNode.ParseAsync(ctx.Request.Body) as JsonObject ?? [];
             var id = ProviderRuntime.NewId("pm_", 24);
-            lock (rt.Gate) methods[id] = new(Get(f.Form, "behavior") ?? "ok", Get(f.Form, "customer"), Get(f.Form, "incremental") != "false");
+            lock (rt.Gate) methods[id] = new((string?)b["behavior"] ?? "ok", (string?)b["customer"], (bool?)b["incremental"] ?? true);
             return Results.Json(new { id });
         });
         app.MapPost("/__test/expire/{id}", (string id) =>
@@ -67,20 +67,20 @@ internal static class StripeServer
             {
                 if (!intents.TryGetValue(id, out var pi) || pi.Status != "requires_capture") return Results.NotFound();
                 (pi.Status, pi.CancellationReason) = ("canceled", "automatic");
-                return Results.Ok();
+                return Results.Ok(new { id, status = pi.Status });
             }
         });
         // Sends a signed event about a PaymentIntent to a URL, as Stripe's webhook delivery does.
         app.MapPost("/__test/webhooks/deliver", async (HttpContext ctx) =>
         {
-            var f = await FormAsync(ctx);
+            var b = await JsonNode.ParseAsync(ctx.Request.Body) as JsonObject ?? [];
             JsonObject payload;
             lock (rt.Gate)
             {
-                if (!intents.TryGetValue(Get(f.Form, "payment_intent") ?? "", out var pi)) return Results.NotFound();
+                if (!intents.TryGetValue((string?)b["payment_intent"] ?? "", out var pi)) return Results.NotFound();
                 payload = new JsonObject
                 {
-                    ["id"] = ProviderRuntime.NewId("evt_", 24), ["object"] = "event", ["type"] = Get(f.Form, "type") ?? "payment_intent.succeeded",
+                    ["id"] = ProviderRuntime.NewId("evt_", 24), ["object"] = "event", ["type"] = (string?)b["type"] ?? "payment_intent.succeeded",
                     ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), ["data"] = new JsonObject { ["object"] = ToJson(pi, expand: false) },
                 };
             }
@@ -88,7 +88,7 @@ internal static class StripeServer
             var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
             var sig = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(options.WebhookSecret), Encoding.UTF8.GetBytes(t + "." + body)));
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-            using var request = new HttpRequestMessage(HttpMethod.Post, Get(f.Form, "url")) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            using var request = new HttpRequestMessage(HttpMethod.Post, (string?)b["url"]) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
             request.Headers.Add("Stripe-Signature", $"t={t},v1={sig}");
             using var response = await http.SendAsync(request);
             return Results.Json(new { delivered = (int)response.StatusCode, eventId = (string?)payload["id"] });
