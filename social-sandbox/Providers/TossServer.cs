@@ -10,7 +10,8 @@ namespace EvCharge.SocialSandbox.Providers;
 /// A server shaped like Toss Payments' core API (docs/payments.md cites the pages): Basic auth with the secret key,
 /// the Payment object, <c>{"code","message"}</c> errors, Idempotency-Key on POSTs, and the subset the adapter uses:
 /// confirm, billing-key payment, cancel (full/partial), lookup by paymentKey and by orderId, v2 payouts (JWE).
-/// <c>/__test/*</c> plays the phone (a finished payment window, a registered billing key).
+/// <c>/__test/*</c> plays the phone (a finished payment window, a registered billing key). Like Toss, a key is
+/// matched with the API key, URL and method, not the body: a reused key with another body gets the first answer.
 /// </summary>
 internal static class TossServer
 {
@@ -58,7 +59,7 @@ internal static class TossServer
         {
             if (!Authorized(ctx)) return Unauthorized();
             var (b, raw) = await ReadRawAsync(ctx);
-            return await rt.RunAsync(ctx, "authorize", Key(ctx), ProviderRuntime.Hash("confirm" + raw), () =>
+            return await rt.RunAsync(ctx, "authorize", Key(ctx), ProviderRuntime.Hash("POST /v1/payments/confirm"), () =>
             {
                 var key = b["paymentKey"]?.GetValue<string>() ?? "";
                 if (!payments.TryGetValue(key, out var p)) return Error(404, "NOT_FOUND_PAYMENT_SESSION", "결제 시간이 만료되어 결제 진행 데이터가 존재하지 않습니다.");
@@ -80,7 +81,7 @@ internal static class TossServer
         {
             if (!Authorized(ctx)) return Unauthorized();
             var (b, raw) = await ReadRawAsync(ctx);
-            return await rt.RunAsync(ctx, "authorize", Key(ctx), ProviderRuntime.Hash(billingKey + raw), () =>
+            return await rt.RunAsync(ctx, "authorize", Key(ctx), ProviderRuntime.Hash("POST /v1/billing/" + billingKey), () =>
             {
                 if (!billingKeys.TryGetValue(billingKey, out var bk) || bk.CustomerKey != b["customerKey"]?.GetValue<string>())
                     return Error(404, "NOT_FOUND_BILLING", "존재하지 않는 빌링키 입니다.");
@@ -101,7 +102,7 @@ internal static class TossServer
             var (b, raw) = await ReadRawAsync(ctx);
             var reason = b["cancelReason"]?.GetValue<string>() ?? "";
             var operation = reason.StartsWith("release", StringComparison.Ordinal) ? "capture" : reason.StartsWith("void", StringComparison.Ordinal) ? "void" : "refund";
-            return await rt.RunAsync(ctx, operation, Key(ctx), ProviderRuntime.Hash(paymentKey + raw), () =>
+            return await rt.RunAsync(ctx, operation, Key(ctx), ProviderRuntime.Hash($"POST /v1/payments/{paymentKey}/cancel"), () =>
             {
                 if (!payments.TryGetValue(paymentKey, out var p) || p.Status == "READY") return Error(404, "NOT_FOUND_PAYMENT", "존재하지 않는 결제 정보 입니다.");
                 if (p.Status == "CANCELED") return Error(400, "ALREADY_CANCELED_PAYMENT", "이미 취소된 결제 입니다.");
@@ -144,7 +145,7 @@ internal static class TossServer
             {
                 return ProviderRuntime.Write(Error(400, "INVALID_ENCRYPTION", "복호화에 실패했습니다."));
             }
-            var reply = await rt.RunAsync(ctx, "payout", Key(ctx), ProviderRuntime.Hash(plain), () =>
+            var reply = await rt.RunAsync(ctx, "payout", Key(ctx), ProviderRuntime.Hash("POST /v2/payouts"), () =>
             {
                 var items = JsonNode.Parse(plain)!.AsArray();
                 var accepted = new JsonArray();
