@@ -14,8 +14,16 @@ public sealed class EvChargeOptions
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary>A transaction with no meter value or stop for this long is closed from its last meter value.</summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromHours(2);
-    /// <summary>How often an open session's watchdog reminder looks at it (also the retry delay of a stuck settlement).</summary>
+    /// <summary>How often the sweepers look for due sessions (also the retry delay of a stuck settlement).</summary>
     public TimeSpan WatchdogPeriod { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>Sweeper grains sharing the session buckets (a reminder each).</summary>
+    public int Sweepers { get; set; } = 4;
+    /// <summary>
+    /// How long the provider may take to authorize before the charger is told the payment failed. It must end before
+    /// the charger's own answer is due (Orleans' response timeout, 30 s by default, bounds every grain call); an
+    /// approval that arrives later is voided at once.
+    /// </summary>
+    public TimeSpan AuthorizeBudget { get; set; } = TimeSpan.FromSeconds(20);
     /// <summary>Provider attempts (each already retried by the HTTP pipeline) before a session needs attention.</summary>
     public int MaxSettlementAttempts { get; set; } = 5;
     /// <summary>A hold older than this is captured (or re-authorized) before the provider lets it expire.</summary>

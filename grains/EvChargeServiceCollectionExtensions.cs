@@ -1,6 +1,7 @@
 using EvCharge.Payments;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Runtime;
 
 namespace EvCharge;
 
@@ -20,6 +21,7 @@ public static class EvChargeServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         var names = (providers ?? DefaultProviders).ToArray();
         services.TryAddSingleton<IPaymentGatewayRegistry>(sp => new ServiceProviderGatewayRegistry(sp, names));
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, Grains.SessionSweeperStartup>();
         return services;
     }
 

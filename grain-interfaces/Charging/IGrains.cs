@@ -62,8 +62,10 @@ public interface IChargingSessionGrain : IGrainWithStringKey
     /// <summary>Voids the hold if the session never started (rejected start, cancelled, timeout).</summary>
     Task<SessionView> Cancel(string reason);
     Task<RefundOutcome> Refund(long amount, string idempotencyKey, string? reason);
-    /// <summary>Finish whatever is in flight (capture, void, refund) after a crash or a provider outage.</summary>
+    /// <summary>Finish whatever is in flight (capture, void, refund) after a crash or a provider outage, ignoring back-off.</summary>
     Task<SessionView> Resume();
+    /// <summary>The sweeper's look at a session whose due time has come: timeouts, retries (honouring back-off), lost steps.</summary>
+    Task Tick();
     /// <summary>Interleaves: a read must not wait behind a capture the provider is slow to answer.</summary>
     [AlwaysInterleave]
     Task<SessionView> GetView();
@@ -90,8 +92,9 @@ public interface ISocialPaymentAccountGrain : IGrainWithStringKey
 {
     /// <summary>One active hold per wallet: returns false (with the holder) if another session holds it.</summary>
     Task<HoldClaim> TryClaimHold(string sessionId);
+    /// <summary>The session is no longer live on the wallet (its row says so already; this only updates the wallet's memory).</summary>
+    [OneWay]
     Task ReleaseHold(string sessionId);
-    Task RecordReceipt(string sessionId, long amount);
     Task<WalletView> GetView();
     Task SetBlocked(bool blocked, string? reason);
 }
@@ -109,6 +112,18 @@ public sealed record WalletView(
     [property: Id(2)] bool Blocked,
     [property: Id(3)] IReadOnlyList<string> RecentSessions,
     [property: Id(4)] long TotalPaid);
+
+/// <summary>
+/// One of a few sweepers (key 0..N-1): on its reminder it ticks the sessions whose due time has come in its share of
+/// the session buckets. A handful of reminders in all, instead of one per session.
+/// </summary>
+public interface ISessionSweeperGrain : IGrainWithIntegerKey
+{
+    /// <summary>Registers the sweeper's reminder (idempotent); every silo calls it for every sweeper at start.</summary>
+    Task Start();
+    /// <summary>Sweeps now; returns how many due sessions it ticked.</summary>
+    Task<int> Sweep();
+}
 
 /// <summary>A CPO: its contract (commission, payee account, tariffs) and running settlement balance.</summary>
 public interface ICpoGrain : IGrainWithStringKey

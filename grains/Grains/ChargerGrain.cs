@@ -5,61 +5,60 @@ using System.Text.Json;
 using EvCharge.Charging;
 using EvCharge.Domain;
 using EvCharge.Ocpp;
+using EvCharge.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Concurrency;
 
 namespace EvCharge.Grains;
 
+/// <summary>
+/// What a charger grain stores: the operator's registration and the charger's identity, the transaction ids reserved
+/// so far, and messages kept for reconciliation. Everything about live charges (connectors, idTags, transaction ids in
+/// use) is derived from the charger's live sessions instead of being written on every charge.
+/// </summary>
 [GenerateSerializer]
 public sealed record ChargerRecord
 {
+    // Ids 3, 4, 5 and 10 (connectors, idTags, transactions, starts seen) were stored by earlier versions; they are
+    // rebuilt from the session rows now and their ids stay reserved.
     [Id(0)] public ChargerRegistration? Registration { get; init; }
     [Id(1)] public string? PasswordHash { get; init; }
+    /// <summary>The first transaction id not yet reserved: ids are handed out from blocks reserved by one write each.</summary>
     [Id(2)] public int NextTransactionId { get; init; } = 1;
-    [Id(3)] public ImmutableDictionary<int, ConnectorRecord> Connectors { get; init; } = ImmutableDictionary<int, ConnectorRecord>.Empty;
-    /// <summary>Authorization reference (the idTag the charger will use) -> the session it opened.</summary>
-    [Id(4)] public ImmutableDictionary<string, PendingAuthorization> ByIdTag { get; init; } = ImmutableDictionary<string, PendingAuthorization>.Empty;
-    /// <summary>Issued transaction ids -> sessions, kept after the end so retried messages still find their session.</summary>
-    [Id(5)] public ImmutableDictionary<int, string> Transactions { get; init; } = ImmutableDictionary<int, string>.Empty;
     [Id(6)] public ImmutableList<UnreconciledMessage> Unreconciled { get; init; } = ImmutableList<UnreconciledMessage>.Empty;
     [Id(7)] public string? Vendor { get; init; }
     [Id(8)] public string? Model { get; init; }
     [Id(9)] public string? Firmware { get; init; }
-    /// <summary>Every StartTransaction seen (connector|idTag|timestamp -> id): the same message again gets the same id.</summary>
-    [Id(10)] public ImmutableDictionary<string, int> StartsSeen { get; init; } = ImmutableDictionary<string, int>.Empty;
 }
 
-[GenerateSerializer, Immutable]
-public sealed record ConnectorRecord(
-    [property: Id(0)] ConnectorStatus Status,
-    [property: Id(1)] string? SessionId,
-    [property: Id(2)] int? TransactionId,
-    [property: Id(3)] string? ErrorCode);
-
-[GenerateSerializer, Immutable]
-public sealed record PendingAuthorization(
-    [property: Id(0)] string SessionId,
-    [property: Id(1)] int ConnectorId,
-    [property: Id(2)] string PresentationHash,
-    [property: Id(3)] DateTimeOffset CreatedAt,
-    [property: Id(4)] int? TransactionId,
-    [property: Id(5)] long HoldAmount);
+/// <summary>A payment this charger authorized and its session, until the transaction ends.</summary>
+internal sealed record PendingAuthorization(string SessionId, int ConnectorId, string Presentation, DateTimeOffset CreatedAt, int? TransactionId, long HoldAmount);
 
 /// <summary>
-/// One grain per charger. It translates the charger's OCPP exchange into session operations: it opens a session
-/// for a presented payment, issues transaction ids, routes meter values and stops to the session, and pushes
-/// RemoteStopTransaction through the bridge link when the running cost reaches the hold.
+/// One grain per charger. It translates the charger's OCPP exchange into session operations: it opens a session for a
+/// presented payment, issues transaction ids, routes meter values and stops to the session, and pushes
+/// RemoteStopTransaction through the bridge link when the running cost reaches the hold. Its picture of live charges is
+/// kept in memory and rebuilt from the session rows when it activates; nothing on the charge path writes the charger.
 /// </summary>
 internal sealed class ChargerGrain(
     [PersistentState("charger", "evcharge")] IPersistentState<ChargerRecord> state,
+    ISessionStore sessions,
     IOptions<EvChargeOptions> options,
     TimeProvider clock,
     ILogger<ChargerGrain> logger) : Grain, IChargerGrain
 {
     private const int TransactionsKept = 64;
     private const int UnreconciledKept = 256;
+    /// <summary>Transaction ids reserved per write; an activation that ends leaves the rest of its block unused.</summary>
+    private const int TransactionIdBlock = 1_000;
     private readonly EvChargeOptions _options = options.Value;
+    private readonly Dictionary<int, ConnectorView> _connectors = [];
+    private readonly Dictionary<string, PendingAuthorization> _pending = [];
+    /// <summary>Issued transaction ids -> sessions, kept after the end so retried messages still find their session.</summary>
+    private readonly Dictionary<int, string> _transactions = [];
+    /// <summary>Every StartTransaction seen (connector|idTag|timestamp -> id): the same message again gets the same id.</summary>
+    private readonly Dictionary<string, int> _startsSeen = [];
+    private int _nextTransactionId;
     private IChargerLink? _link;
     private DateTimeOffset? _lastSeen;
 
@@ -67,16 +66,28 @@ internal sealed class ChargerGrain(
     private string ChargerId => this.GetPrimaryKeyString();
     private DateTimeOffset Now => clock.GetUtcNow();
 
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _nextTransactionId = S.NextTransactionId;
+        SizeConnectors();
+        if (S.Registration is null) return;
+        foreach (var live in await sessions.LiveOnChargerAsync(ChargerId, cancellationToken))
+        {
+            _pending[live.SessionId] = new PendingAuthorization(live.SessionId, live.ConnectorId, live.Presentation ?? "", live.CreatedAt, live.TransactionId, live.HoldAmount);
+            var status = live.State == SessionState.Charging ? ConnectorStatus.Charging : ConnectorStatus.Preparing;
+            _connectors[live.ConnectorId] = new ConnectorView(live.ConnectorId, status, live.SessionId, live.TransactionId, null);
+            if (live.TransactionId is { } tx) _transactions[tx] = live.SessionId;
+        }
+    }
+
     async Task IChargerGrain.Register(ChargerRegistration registration)
     {
         if (registration.ConnectorCount is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(registration), "A charger has 1 to 16 connectors.");
         if (registration.HoldAmount < 0) throw new ArgumentOutOfRangeException(nameof(registration), "The hold amount cannot be negative.");
-        var connectors = S.Connectors;
-        for (var c = 1; c <= registration.ConnectorCount; c++)
-            if (!connectors.ContainsKey(c)) connectors = connectors.Add(c, new ConnectorRecord(ConnectorStatus.Available, null, null, null));
         // Passwords are machine-generated charger secrets; a salted SHA-256 keeps CONNECT storms cheap.
         var hash = registration.Password is { Length: > 0 } pw ? HashPassword(ChargerId, pw) : S.PasswordHash;
-        await Save(S with { Registration = registration with { Password = null }, PasswordHash = hash, Connectors = connectors });
+        await Save(S with { Registration = registration with { Password = null }, PasswordHash = hash });
+        SizeConnectors();
         await GrainFactory.GetGrain<ICpoGrain>(registration.CpoId).AddCharger(ChargerId);
     }
 
@@ -86,9 +97,7 @@ internal sealed class ChargerGrain(
 
     Task<ChargerView> IChargerGrain.GetView() => Task.FromResult(new ChargerView(
         ChargerId, S.Registration, _link is not null && _lastSeen is { } seen && Now - seen < TimeSpan.FromSeconds(_options.HeartbeatIntervalSeconds * 2.5),
-        _lastSeen,
-        S.Connectors.OrderBy(c => c.Key).Select(c => new ConnectorView(c.Key, c.Value.Status, c.Value.SessionId, c.Value.TransactionId, c.Value.ErrorCode)).ToList(),
-        S.Vendor, S.Firmware));
+        _lastSeen, _connectors.Values.OrderBy(c => c.ConnectorId).ToList(), S.Vendor, S.Firmware));
 
     Task IChargerGrain.AttachLink(IChargerLink link)
     {
@@ -110,7 +119,7 @@ internal sealed class ChargerGrain(
         return new BootResult(RegistrationStatus.Accepted, Now, _options.HeartbeatIntervalSeconds);
     }
 
-    // Heartbeats only refresh the in-memory online status: writing storage 20,000 times a minute buys nothing.
+    // Heartbeats and status only refresh memory: the charger re-sends its status after every boot.
     Task<DateTimeOffset> IChargerGrain.Heartbeat()
     {
         _lastSeen = Now;
@@ -120,12 +129,8 @@ internal sealed class ChargerGrain(
     Task IChargerGrain.StatusChanged(StatusNotification status)
     {
         _lastSeen = Now;
-        if (status.ConnectorId == 0 || !S.Connectors.TryGetValue(status.ConnectorId, out var connector)) return Task.CompletedTask;
-        var next = connector with { Status = status.Status, ErrorCode = status.ErrorCode == "NoError" ? null : status.ErrorCode };
-        if (next == connector) return Task.CompletedTask;
-        // Status is live information the charger re-sends after every boot: keep it in memory and let the next
-        // write that matters (a session, a transaction) carry it to storage, instead of a write per notification.
-        state.State = S with { Connectors = S.Connectors.SetItem(status.ConnectorId, next) };
+        if (_connectors.TryGetValue(status.ConnectorId, out var connector))
+            _connectors[status.ConnectorId] = connector with { Status = status.Status, ErrorCode = status.ErrorCode == "NoError" ? null : status.ErrorCode };
         return Task.CompletedTask;
     }
 
@@ -134,17 +139,17 @@ internal sealed class ChargerGrain(
         _lastSeen = Now;
         var registration = S.Registration;
         if (registration is null) return PaymentAuthorizationResult.Reject("charger_not_registered");
-        if (!S.Connectors.TryGetValue(connectorId, out var connector)) return PaymentAuthorizationResult.Reject("unknown_connector");
+        if (!_connectors.TryGetValue(connectorId, out var connector)) return PaymentAuthorizationResult.Reject("unknown_connector");
 
         if (payment.VehicleId is { } vid) payment = payment with { VehicleId = vid.ToUpperInvariant() }; // EVCCIDs/MACs compare case-insensitively
-        var presentation = PresentationHash(payment);
-        if (connector.SessionId is { } open)
+        var presentation = SessionProjection.PresentationOf(payment);
+        if (connector.SessionId is { } open && _pending.GetValueOrDefault(open) is { } holder)
         {
             // The charger retried the DataTransfer whose answer it lost: give it the same answer.
-            var same = S.ByIdTag.Values.FirstOrDefault(p => p.SessionId == open && p.PresentationHash == presentation);
-            return same is not null
-                ? new PaymentAuthorizationResult(AuthorizationStatus.Accepted, same.SessionId, same.SessionId, same.HoldAmount, null)
-                : PaymentAuthorizationResult.Reject("connector_busy");
+            if (holder.Presentation == presentation)
+                return new PaymentAuthorizationResult(AuthorizationStatus.Accepted, holder.SessionId, holder.SessionId, holder.HoldAmount, null);
+            if (!await StillLive(holder)) Forget(holder.SessionId);
+            else return PaymentAuthorizationResult.Reject("connector_busy");
         }
         if (connector.Status is ConnectorStatus.Faulted or ConnectorStatus.Unavailable)
             return PaymentAuthorizationResult.Reject("connector_unavailable");
@@ -180,23 +185,21 @@ internal sealed class ChargerGrain(
             return PaymentAuthorizationResult.Reject(outcome.Reason ?? "rejected");
         }
 
-        await Save(S with
-        {
-            Connectors = S.Connectors.SetItem(connectorId, connector with { SessionId = sessionId, TransactionId = null }),
-            ByIdTag = S.ByIdTag.SetItem(sessionId, new PendingAuthorization(sessionId, connectorId, presentation, Now, null, hold)),
-        });
+        // The session's own row (live, this charger, this connector) is what a new activation rebuilds this from.
+        _pending[sessionId] = new PendingAuthorization(sessionId, connectorId, presentation, Now, null, hold);
+        _connectors[connectorId] = _connectors[connectorId] with { SessionId = sessionId, TransactionId = null };
         return new PaymentAuthorizationResult(AuthorizationStatus.Accepted, sessionId, sessionId, hold, null);
     }
 
     async Task<IdTagInfo> IChargerGrain.Authorize(string idTag)
     {
         _lastSeen = Now;
-        if (S.ByIdTag.ContainsKey(idTag)) return new IdTagInfo(IdTagStatus.Accepted);
+        if (_pending.ContainsKey(idTag)) return new IdTagInfo(IdTagStatus.Accepted);
         if (idTag.StartsWith("VID:", StringComparison.Ordinal))
         {
             // Seamless charging: the vehicle is the payment method. Authorize on the first free connector;
             // StartTransaction on a specific connector re-targets the session if needed.
-            var free = S.Connectors.Where(c => c.Value.SessionId is null).OrderBy(c => c.Key).Select(c => c.Key).FirstOrDefault();
+            var free = _connectors.Values.Where(c => c.SessionId is null).OrderBy(c => c.ConnectorId).Select(c => c.ConnectorId).FirstOrDefault();
             if (free == 0) return new IdTagInfo(IdTagStatus.ConcurrentTx);
             var result = await ((IChargerGrain)this).AuthorizePayment(free, new PaymentPresentation("", null, idTag[4..]));
             return new IdTagInfo(result.Status == AuthorizationStatus.Accepted ? IdTagStatus.Accepted : IdTagStatus.Invalid);
@@ -207,41 +210,35 @@ internal sealed class ChargerGrain(
     async Task<StartTransactionResult> IChargerGrain.StartTransaction(StartTransaction start)
     {
         _lastSeen = Now;
-        if (S.StartsSeen.TryGetValue(StartKey(start), out var seen)) // OCPP 1.6 §3.7: a retried start gets the same id
-            return new StartTransactionResult(seen, new IdTagInfo(S.Transactions.ContainsKey(seen) ? IdTagStatus.Accepted : IdTagStatus.Invalid));
-        if (!S.ByIdTag.TryGetValue(start.IdTag, out var pending) && start.IdTag.StartsWith("VID:", StringComparison.Ordinal))
+        if (_startsSeen.TryGetValue(StartKey(start), out var seen)) // OCPP 1.6 §3.7: a retried start gets the same id
+            return new StartTransactionResult(seen, new IdTagInfo(_transactions.ContainsKey(seen) ? IdTagStatus.Accepted : IdTagStatus.Invalid));
+        if (!_pending.TryGetValue(start.IdTag, out var pending) && start.IdTag.StartsWith("VID:", StringComparison.Ordinal))
         {
             // Seamless charging: the vehicle id is the idTag. Use the authorization its Authorize.req opened (or
             // the one a retried StartTransaction already used); plug-in without Authorize authorizes right here.
-            var vehicleHash = $"vid:{start.IdTag[4..].ToUpperInvariant()}";
-            pending = S.ByIdTag.Values.FirstOrDefault(p => p.PresentationHash == vehicleHash && (p.TransactionId is null || p.ConnectorId == start.ConnectorId));
+            var vehicle = $"vid:{start.IdTag[4..].ToUpperInvariant()}";
+            pending = _pending.Values.FirstOrDefault(p => p.Presentation == vehicle && (p.TransactionId is null || p.ConnectorId == start.ConnectorId));
             if (pending is null)
             {
                 var result = await ((IChargerGrain)this).AuthorizePayment(start.ConnectorId, new PaymentPresentation("", null, start.IdTag[4..]));
-                if (result.Status == AuthorizationStatus.Accepted) pending = S.ByIdTag.GetValueOrDefault(result.AuthorizationReference!);
+                if (result.Status == AuthorizationStatus.Accepted) pending = _pending.GetValueOrDefault(result.AuthorizationReference!);
             }
         }
-        if (pending is null) return await RefuseStart(start, IdTagStatus.Invalid);
+        if (pending is null) return await RefuseStart(start, IdTagStatus.Invalid, null);
         if (pending.TransactionId is { } issued) return new StartTransactionResult(issued, new IdTagInfo(IdTagStatus.Accepted)); // a retried StartTransaction
 
-        var transactionId = S.NextTransactionId;
+        var transactionId = await ReserveTransactionId();
         var started = await GrainFactory.GetGrain<IChargingSessionGrain>(pending.SessionId).Start(transactionId, start.MeterStartWh, start.Timestamp);
         if (!started)
         {
-            await Save(S with { ByIdTag = S.ByIdTag.Remove(pending.SessionId), Connectors = ClearSession(S.Connectors, pending.SessionId) });
-            return await RefuseStart(start, IdTagStatus.Expired);
+            Forget(pending.SessionId);
+            return await RefuseStart(start, IdTagStatus.Expired, transactionId);
         }
 
-        var connectorId = pending.ConnectorId;
-        var connector = S.Connectors[connectorId];
-        await Save(S with
-        {
-            NextTransactionId = transactionId + 1,
-            ByIdTag = S.ByIdTag.SetItem(pending.SessionId, pending with { TransactionId = transactionId }),
-            Transactions = Trim(S.Transactions.SetItem(transactionId, pending.SessionId)),
-            StartsSeen = Remember(S.StartsSeen, StartKey(start), transactionId),
-            Connectors = S.Connectors.SetItem(connectorId, connector with { Status = ConnectorStatus.Charging, TransactionId = transactionId }),
-        });
+        _pending[pending.SessionId] = pending with { TransactionId = transactionId };
+        Remember(_transactions, transactionId, pending.SessionId);
+        Remember(_startsSeen, StartKey(start), transactionId);
+        _connectors[pending.ConnectorId] = _connectors[pending.ConnectorId] with { Status = ConnectorStatus.Charging, TransactionId = transactionId };
         return new StartTransactionResult(transactionId, new IdTagInfo(IdTagStatus.Accepted));
     }
 
@@ -249,8 +246,8 @@ internal sealed class ChargerGrain(
     {
         _lastSeen = Now;
         var sessionId = values.TransactionId is { } tx
-            ? S.Transactions.GetValueOrDefault(tx)
-            : S.Connectors.GetValueOrDefault(values.ConnectorId)?.SessionId;
+            ? await SessionOf(tx)
+            : _connectors.GetValueOrDefault(values.ConnectorId)?.SessionId;
         if (sessionId is null)
         {
             if (values.TransactionId is { } unknown && values.Samples.Count > 0)
@@ -265,7 +262,7 @@ internal sealed class ChargerGrain(
     async Task<IdTagInfo?> IChargerGrain.StopTransaction(StopTransaction stop)
     {
         _lastSeen = Now;
-        if (!S.Transactions.TryGetValue(stop.TransactionId, out var sessionId))
+        if (await SessionOf(stop.TransactionId) is not { } sessionId)
         {
             // OCPP 1.6 §3.7: confirm anyway (the charger would retry forever) and keep it for reconciliation.
             logger.LogWarning("StopTransaction for unknown transaction {Tx} on {Charger}", stop.TransactionId, ChargerId);
@@ -273,19 +270,13 @@ internal sealed class ChargerGrain(
             return null;
         }
         await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).Stop(new StopReport(stop.MeterStopWh, stop.Timestamp, stop.Reason, stop.TransactionData));
-        var pending = S.ByIdTag.GetValueOrDefault(sessionId);
-        if (pending is not null || S.Connectors.Values.Any(c => c.SessionId == sessionId))
-        {
-            await Save(S with { ByIdTag = S.ByIdTag.Remove(sessionId), Connectors = ClearSession(S.Connectors, sessionId, ConnectorStatus.Finishing) });
-            if (pending is not null && SeamlessVehicle(pending) is { } vehicle)
-                GrainFactory.GetGrain<IVehicleBindingGrain>(vehicle).ChargeEnded(ChargerId).Ignore();
-        }
+        Forget(sessionId, ConnectorStatus.Finishing);
         return new IdTagInfo(IdTagStatus.Accepted);
     }
 
     async Task IChargerGrain.ReportFee(ChargerFeeReport report)
     {
-        if (S.Transactions.TryGetValue(report.TransactionId, out var sessionId))
+        if (await SessionOf(report.TransactionId) is { } sessionId)
             await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).ReportChargerFee(report.Fee);
     }
 
@@ -310,23 +301,62 @@ internal sealed class ChargerGrain(
         }
     }
 
-    async Task IChargerGrain.SessionEnded(string sessionId, int? transactionId)
+    Task IChargerGrain.SessionEnded(string sessionId, int? transactionId)
     {
-        var pending = S.ByIdTag.GetValueOrDefault(sessionId);
-        if (pending is null && !S.Connectors.Values.Any(c => c.SessionId == sessionId)) return;
-        await Save(S with { ByIdTag = S.ByIdTag.Remove(sessionId), Connectors = ClearSession(S.Connectors, sessionId) });
-        if (pending is not null && SeamlessVehicle(pending) is { } vehicle)
-            GrainFactory.GetGrain<IVehicleBindingGrain>(vehicle).ChargeEnded(ChargerId).Ignore();
+        Forget(sessionId);
+        return Task.CompletedTask;
     }
 
     Task<IReadOnlyList<UnreconciledMessage>> IChargerGrain.GetUnreconciled() =>
         Task.FromResult<IReadOnlyList<UnreconciledMessage>>(S.Unreconciled);
 
-    private async Task<StartTransactionResult> RefuseStart(StartTransaction start, IdTagStatus status)
+    /// <summary>The session a transaction id belongs to: from memory, or (a retry reaching a fresh activation) from the session rows.</summary>
+    private async ValueTask<string?> SessionOf(int transactionId)
+    {
+        if (_transactions.TryGetValue(transactionId, out var sessionId)) return sessionId;
+        if (transactionId <= 0 || transactionId >= S.NextTransactionId) return null; // never issued here
+        sessionId = await sessions.FindByTransactionAsync(ChargerId, transactionId);
+        if (sessionId is not null) Remember(_transactions, transactionId, sessionId);
+        return sessionId;
+    }
+
+    /// <summary>
+    /// A connector held by an authorization older than the start timeout: the session's one-way "ended" message may
+    /// have been lost with a silo, so its row decides.
+    /// </summary>
+    private async Task<bool> StillLive(PendingAuthorization holder)
+    {
+        if (holder.TransactionId is not null || Now - holder.CreatedAt < _options.StartTimeout + _options.WatchdogPeriod) return true;
+        return (await sessions.LiveOnChargerAsync(ChargerId)).Any(s => s.SessionId == holder.SessionId);
+    }
+
+    private void Forget(string sessionId, ConnectorStatus? status = null)
+    {
+        if (_pending.Remove(sessionId, out var pending) && SeamlessVehicle(pending) is { } vehicle)
+            GrainFactory.GetGrain<IVehicleBindingGrain>(vehicle).ChargeEnded(ChargerId).Ignore();
+        foreach (var c in _connectors.Values.Where(c => c.SessionId == sessionId).ToList())
+            _connectors[c.ConnectorId] = c with
+            {
+                SessionId = null, TransactionId = null,
+                Status = status ?? (c.Status == ConnectorStatus.Charging ? ConnectorStatus.Finishing : c.Status),
+            };
+    }
+
+    private async ValueTask<int> ReserveTransactionId()
+    {
+        if (_nextTransactionId >= S.NextTransactionId)
+        {
+            _nextTransactionId = Math.Max(_nextTransactionId, S.NextTransactionId);
+            await Save(S with { NextTransactionId = _nextTransactionId + TransactionIdBlock });
+        }
+        return _nextTransactionId++;
+    }
+
+    private async Task<StartTransactionResult> RefuseStart(StartTransaction start, IdTagStatus status, int? reserved)
     {
         // The charger needs a transaction id even when refused; a retried refusal gets the same one.
-        var transactionId = S.NextTransactionId;
-        await Save(S with { NextTransactionId = transactionId + 1, StartsSeen = Remember(S.StartsSeen, StartKey(start), transactionId) });
+        var transactionId = reserved ?? await ReserveTransactionId();
+        Remember(_startsSeen, StartKey(start), transactionId);
         return new StartTransactionResult(transactionId, new IdTagInfo(status));
     }
 
@@ -337,34 +367,30 @@ internal sealed class ChargerGrain(
         await Save(S with { Unreconciled = list });
     }
 
-    private string? SeamlessVehicle(PendingAuthorization pending) =>
-        pending.PresentationHash.StartsWith("vid:", StringComparison.Ordinal) ? pending.PresentationHash[4..] : null;
-
-    private static ImmutableDictionary<int, ConnectorRecord> ClearSession(ImmutableDictionary<int, ConnectorRecord> connectors, string sessionId, ConnectorStatus? status = null)
+    private void SizeConnectors()
     {
-        foreach (var (id, c) in connectors)
-            if (c.SessionId == sessionId)
-                connectors = connectors.SetItem(id, c with { SessionId = null, TransactionId = null, Status = status ?? (c.Status == ConnectorStatus.Charging ? ConnectorStatus.Finishing : c.Status) });
-        return connectors;
+        var count = S.Registration?.ConnectorCount ?? 0;
+        for (var c = 1; c <= count; c++)
+            if (!_connectors.ContainsKey(c)) _connectors[c] = new ConnectorView(c, ConnectorStatus.Available, null, null, null);
     }
+
+    private static string? SeamlessVehicle(PendingAuthorization pending) =>
+        pending.Presentation.StartsWith("vid:", StringComparison.Ordinal) ? pending.Presentation[4..] : null;
 
     private static string StartKey(StartTransaction start) => $"{start.ConnectorId}|{start.IdTag}|{start.Timestamp.ToUnixTimeMilliseconds()}";
 
-    /// <summary>Bounded memory of starts: the oldest (lowest transaction id) go first.</summary>
-    private static ImmutableDictionary<string, int> Remember(ImmutableDictionary<string, int> seen, string key, int transactionId)
+    /// <summary>Bounded memory: the oldest (lowest transaction id) go first.</summary>
+    private static void Remember<TKey>(Dictionary<TKey, int> map, TKey key, int transactionId) where TKey : notnull
     {
-        seen = seen.SetItem(key, transactionId);
-        return seen.Count <= TransactionsKept ? seen : seen.RemoveRange(seen.OrderBy(p => p.Value).Take(seen.Count - TransactionsKept).Select(p => p.Key));
+        map[key] = transactionId;
+        if (map.Count > TransactionsKept) map.Remove(map.MinBy(p => p.Value).Key);
     }
 
-    private static ImmutableDictionary<int, string> Trim(ImmutableDictionary<int, string> transactions) =>
-        transactions.Count <= TransactionsKept ? transactions
-            : transactions.RemoveRange(transactions.Keys.OrderBy(k => k).Take(transactions.Count - TransactionsKept));
-
-    /// <summary>Payment codes are never stored in clear; vehicles are kept by id so bindings can be released.</summary>
-    private static string PresentationHash(PaymentPresentation p) => p.VehicleId is { } v
-        ? $"vid:{v}"
-        : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{p.Provider}|{p.PaymentCode}")))[..24];
+    private static void Remember(Dictionary<int, string> map, int transactionId, string sessionId)
+    {
+        map[transactionId] = sessionId;
+        if (map.Count > TransactionsKept) map.Remove(map.Keys.Min());
+    }
 
     private static string HashPassword(string chargerId, string password) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"evcharge-charger|{chargerId}|{password}")));

@@ -1,58 +1,71 @@
 using EvCharge.Charging;
+using EvCharge.Sessions;
 
 namespace EvCharge.Grains;
 
 [GenerateSerializer]
 public sealed record WalletRecord
 {
-    [Id(0)] public string? ActiveSession { get; init; }
+    // Id 0 (the active session), 3 and 4 (recent sessions, total paid) were stored by earlier versions; they are derived
+    // from the wallet's sessions now and their ids stay reserved.
     [Id(1)] public bool Blocked { get; init; }
     [Id(2)] public string? BlockedReason { get; init; }
-    [Id(3)] public IReadOnlyList<string> RecentSessions { get; init; } = [];
-    [Id(4)] public long TotalPaid { get; init; }
 }
 
 /// <summary>
-/// The driver's wallet as EvCharge sees it. Its one rule that the provider cannot enforce for us: a wallet has
-/// at most one active hold, so the same phone cannot start a second charger while a session is open.
+/// The driver's wallet as EvCharge sees it. Its one rule that the provider cannot enforce for us: a wallet has at most
+/// one live session, so the same phone cannot start a second charger while a charge is open. Which session is live is
+/// not stored here: it is read from the sessions at activation and kept in memory, and the session rows carry a unique
+/// index on live wallets as the backstop (a claim this grain grants that the database then refuses is voided).
+/// Only the operator's block is stored.
 /// </summary>
 internal sealed class SocialPaymentAccountGrain(
-    [PersistentState("wallet", "evcharge")] IPersistentState<WalletRecord> state) : Grain, ISocialPaymentAccountGrain
+    [PersistentState("wallet", "evcharge")] IPersistentState<WalletRecord> state,
+    ISessionStore sessions,
+    TimeProvider clock) : Grain, ISocialPaymentAccountGrain
 {
     private const int RecentKept = 50;
+    /// <summary>A claim younger than this may still be on its way to the database; an older one is checked against it.</summary>
+    private static readonly TimeSpan ClaimInFlight = TimeSpan.FromSeconds(5);
+    private string? _live;
+    private DateTimeOffset _claimedAt;
+
     private WalletRecord S => state.State;
+    private string WalletKey => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken) =>
+        _live = await sessions.LiveOnWalletAsync(WalletKey, cancellationToken);
 
     async Task<HoldClaim> ISocialPaymentAccountGrain.TryClaimHold(string sessionId)
     {
         if (S.Blocked) return new HoldClaim(false, null, "wallet_blocked");
-        if (S.ActiveSession == sessionId) return new HoldClaim(true, sessionId, null);
-        if (S.ActiveSession is { } other) return new HoldClaim(false, other, "wallet_has_open_session");
-        await Save(S with { ActiveSession = sessionId });
+        if (_live is { } other && other != sessionId)
+        {
+            if (clock.GetUtcNow() - _claimedAt < ClaimInFlight) return new HoldClaim(false, other, "wallet_has_open_session");
+            // The release is a one-way message after the holder's own write; if it was lost, the row tells the truth.
+            _live = await sessions.LiveOnWalletAsync(WalletKey);
+            if (_live is { } holder && holder != sessionId) return new HoldClaim(false, holder, "wallet_has_open_session");
+        }
+        _live = sessionId;
+        _claimedAt = clock.GetUtcNow();
         return new HoldClaim(true, sessionId, null);
     }
 
-    async Task ISocialPaymentAccountGrain.ReleaseHold(string sessionId)
+    Task ISocialPaymentAccountGrain.ReleaseHold(string sessionId)
     {
-        if (S.ActiveSession != sessionId) return;
-        await Save(S with { ActiveSession = null });
+        if (_live == sessionId) _live = null;
+        return Task.CompletedTask;
     }
 
-    async Task ISocialPaymentAccountGrain.RecordReceipt(string sessionId, long amount)
+    async Task<WalletView> ISocialPaymentAccountGrain.GetView()
     {
-        if (S.RecentSessions.Contains(sessionId)) return; // a replayed settlement is not counted twice
-        var recent = S.RecentSessions.Append(sessionId).TakeLast(RecentKept).ToList();
-        await Save(S with { RecentSessions = recent, TotalPaid = S.TotalPaid + amount });
+        var history = await sessions.WalletHistoryAsync(WalletKey, RecentKept);
+        return new WalletView(WalletKey, _live, S.Blocked, history.RecentSessions, history.TotalPaid);
     }
 
-    Task<WalletView> ISocialPaymentAccountGrain.GetView() =>
-        Task.FromResult(new WalletView(this.GetPrimaryKeyString(), S.ActiveSession, S.Blocked, S.RecentSessions, S.TotalPaid));
-
-    async Task ISocialPaymentAccountGrain.SetBlocked(bool blocked, string? reason) =>
-        await Save(S with { Blocked = blocked, BlockedReason = blocked ? reason : null });
-
-    private async Task Save(WalletRecord next)
+    async Task ISocialPaymentAccountGrain.SetBlocked(bool blocked, string? reason)
     {
-        state.State = next;
+        state.State = S with { Blocked = blocked, BlockedReason = blocked ? reason : null };
         await state.WriteStateAsync();
     }
 }

@@ -31,7 +31,7 @@ public enum JournalBegin
 }
 
 /// <summary>
-/// The adapters' durable journal of provider calls (table <c>payment_operations</c>, migration 0007). For a provider
+/// The adapters' durable journal of provider calls (table <c>payment_operations</c>, migration 0008). For a provider
 /// without idempotency keys (KakaoPay) it is the deduplication: the row is written before the request leaves, so a
 /// retry after a crash or a lost answer sees <see cref="JournalBegin.InDoubt"/> and looks the outcome up instead of
 /// paying twice. For deposit providers it also records what a capture meant (a capture of the whole deposit sends
@@ -96,7 +96,7 @@ public sealed class SqlPaymentOperationJournal : IPaymentOperationJournal, IAsyn
     {
         await using var c = await OpenAsync(ct);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = SchemaResource.Load(_postgres ? "postgres/0007_payment_operations.sql" : "sqlite/0007_payment_operations.sql");
+        cmd.CommandText = SchemaResource.Load(_postgres ? "postgres/0008_payment_operations.sql" : "sqlite/0008_payment_operations.sql");
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

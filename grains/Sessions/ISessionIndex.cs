@@ -3,13 +3,12 @@ using EvCharge.Charging;
 namespace EvCharge.Sessions;
 
 /// <summary>
-/// A queryable projection of sessions for operators (lists with filters and paging). Grains are addressed by
-/// key, not searched, so the session grain upserts its summary here on every state change. The summary is a
-/// read model only: the grain's own state and the ledger remain the truth.
+/// Sessions for operators: lists with filters and keyset paging. Grains are addressed by key, not searched, so the
+/// list is read from the session rows every durable step writes (<see cref="ISessionStore"/>); the session's own
+/// state and the ledger remain the truth.
 /// </summary>
 public interface ISessionIndex
 {
-    Task UpsertAsync(SessionSummary summary, CancellationToken ct = default);
     Task<SessionPage> QueryAsync(SessionQuery query, CancellationToken ct = default);
 }
 

@@ -2,7 +2,7 @@ using EvCharge.Charging;
 
 namespace EvCharge.Sessions;
 
-/// <summary>Counts for dashboards and metrics ("sessions by state"); implemented by the session index stores.</summary>
+/// <summary>Counts for dashboards and metrics ("sessions by state"); implemented by the session stores.</summary>
 public interface ISessionStatistics
 {
     Task<IReadOnlyDictionary<SessionState, long>> CountByStateAsync(CancellationToken ct = default);
@@ -10,7 +10,7 @@ public interface ISessionStatistics
 
 internal static class SessionStatisticsSql
 {
-    public const string CountByState = "SELECT state, count(*) FROM session_index GROUP BY state";
+    public const string CountByState = "SELECT state, count(*) FROM sessions GROUP BY state";
 
     public static async Task<IReadOnlyDictionary<SessionState, long>> ReadAsync(System.Data.Common.DbCommand cmd, CancellationToken ct)
     {

@@ -4,7 +4,7 @@ using EvCharge.Charging;
 namespace EvCharge.Sessions;
 
 /// <summary>
-/// SQL shared by both stores (both accept <c>@name</c> parameters). Times are passed by the caller already in
+/// The operators' session list, read from the session rows; SQL shared by both stores (both accept <c>@name</c> parameters). Times are passed by the caller already in
 /// the store's representation (Unix microseconds for SQLite, timestamptz for PostgreSQL).
 /// </summary>
 internal static class SessionIndexSql
@@ -13,44 +13,6 @@ internal static class SessionIndexSql
         session_id, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee, captured,
         refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at
         """;
-
-    // Projections may arrive out of order (a retried write after a later one); the newest updated_at wins.
-    public const string Upsert = $"""
-        INSERT INTO session_index ({Columns})
-        VALUES (@session_id, @state, @charger_id, @connector_id, @cpo_id, @wallet_key, @hold_amount, @energy_wh, @fee, @captured,
-                @refunded, @debt, @seamless, @fee_mismatch, @reason, @created_at, @started_at, @stopped_at, @updated_at)
-        ON CONFLICT (session_id) DO UPDATE SET
-            state = excluded.state, charger_id = excluded.charger_id, connector_id = excluded.connector_id,
-            cpo_id = excluded.cpo_id, wallet_key = excluded.wallet_key, hold_amount = excluded.hold_amount,
-            energy_wh = excluded.energy_wh, fee = excluded.fee, captured = excluded.captured, refunded = excluded.refunded,
-            debt = excluded.debt, seamless = excluded.seamless, fee_mismatch = excluded.fee_mismatch, reason = excluded.reason,
-            created_at = excluded.created_at, started_at = excluded.started_at, stopped_at = excluded.stopped_at,
-            updated_at = excluded.updated_at
-        WHERE session_index.updated_at <= excluded.updated_at
-        """;
-
-    public static void AddUpsertParameters(DbCommand cmd, SessionSummary s, Func<DateTimeOffset?, object> time)
-    {
-        Add(cmd, "session_id", s.SessionId);
-        Add(cmd, "state", s.State.ToString());
-        Add(cmd, "charger_id", s.ChargerId);
-        Add(cmd, "connector_id", s.ConnectorId);
-        Add(cmd, "cpo_id", s.CpoId);
-        Add(cmd, "wallet_key", s.WalletKey);
-        Add(cmd, "hold_amount", s.HoldAmount);
-        Add(cmd, "energy_wh", s.EnergyWh);
-        Add(cmd, "fee", s.Fee);
-        Add(cmd, "captured", s.Captured);
-        Add(cmd, "refunded", s.Refunded);
-        Add(cmd, "debt", s.Debt);
-        Add(cmd, "seamless", s.Seamless);
-        Add(cmd, "fee_mismatch", s.FeeMismatch);
-        Add(cmd, "reason", s.Reason);
-        Add(cmd, "created_at", time(s.CreatedAt));
-        Add(cmd, "started_at", time(s.StartedAt));
-        Add(cmd, "stopped_at", time(s.StoppedAt));
-        Add(cmd, "updated_at", time(s.UpdatedAt));
-    }
 
     /// <summary>
     /// SELECT for one page: filters ANDed, keyset condition after the cursor, one row more than asked so the
@@ -72,7 +34,7 @@ internal static class SessionIndexSql
             Add(cmd, "c_at", cursorTime(micros));
             Add(cmd, "c_id", sid);
         }
-        cmd.CommandText = $"SELECT {Columns} FROM session_index"
+        cmd.CommandText = $"SELECT {Columns} FROM sessions"
             + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
             + " ORDER BY created_at DESC, session_id DESC LIMIT @limit";
         Add(cmd, "limit", q.Limit + 1);

@@ -54,7 +54,7 @@ public static class SiloHostExtensions
             .ValidateOnStart();
         var ledger = profile.ToLedgerOptions();
         builder.Services.AddEvChargeLedger(ledger);
-        builder.Services.AddEvChargeSessionIndex(ledger);
+        builder.Services.AddEvChargeSessionStore(ledger);
         var providerUrl = builder.AddPaymentProvider(ledger);
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
         builder.Services.AddEvChargeHealth(ledger, providerUrl);

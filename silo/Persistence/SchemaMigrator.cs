@@ -17,8 +17,9 @@ public sealed record SchemaScript(int Version, string Name, string Sql)
 }
 
 /// <summary>
-/// Applies our schema scripts (Orleans' query registry, clustering, grain storage, reminders, the ledger) to
-/// PostgreSQL or SQLite. Applied versions are recorded in <c>schema_migrations</c>; only missing versions run,
+/// Applies our schema scripts (Orleans' query registry, clustering, grain storage, reminders, the ledger, the session
+/// store) to PostgreSQL or SQLite, then carries over sessions an earlier version kept in grain storage
+/// (<see cref="LegacySessionImport"/>). Applied versions are recorded in <c>schema_migrations</c>; only missing versions run,
 /// in order, all in one transaction, so a failed migration leaves the database as it was. Several silos may
 /// start at once: on PostgreSQL the whole run holds a transaction-level advisory lock (the second silo waits,
 /// then sees everything applied); on SQLite the run is a BEGIN IMMEDIATE transaction, which takes the file's
@@ -130,6 +131,7 @@ public static class SchemaMigrator
             await record.ExecuteNonQueryAsync(ct);
             ran++;
         }
+        await LegacySessionImport.RunAsync(c, tx, postgres: true, logger, ct);
         await tx.CommitAsync(ct);
         logger?.LogInformation("PostgreSQL schema is at version {Version} ({Applied} migration(s) applied now)", scripts[^1].Version, ran);
     }
@@ -161,6 +163,7 @@ public static class SchemaMigrator
             await record.ExecuteNonQueryAsync(ct);
             ran++;
         }
+        await LegacySessionImport.RunAsync(c, tx, postgres: false, logger, ct);
         await tx.CommitAsync(ct);
         logger?.LogInformation("SQLite schema is at version {Version} ({Applied} migration(s) applied now)", scripts[^1].Version, ran);
     }

@@ -3,6 +3,7 @@ using EvCharge.IntegrationTests.Infrastructure;
 using EvCharge.Ledger;
 using EvCharge.Payments;
 using EvCharge.Reconciliation;
+using EvCharge.Sessions;
 using EvCharge.Silo.Persistence;
 using EvCharge.SocialSandbox;
 using Microsoft.Extensions.DependencyInjection;
@@ -70,6 +71,7 @@ public sealed class FaultCluster : IAsyncDisposable
             // first resolved, and when that happens inside a grain activation (Orleans' scheduler) it deadlocks.
             var ledger = new LedgerOptions { Provider = "Postgres", ConnectionString = cs, EnsureSchema = false };
             silo.Services.AddEvChargeLedger(ledger);
+            silo.Services.AddEvChargeSessionStore(ledger);
             silo.Services.AddEvChargeReconciliation(ledger);
             silo.Services.AddSingleton(crashes);
             // Registered before the adapter so its TryAdd keeps ours: the real HTTP adapter, wrapped.

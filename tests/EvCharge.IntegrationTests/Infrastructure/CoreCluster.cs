@@ -1,6 +1,7 @@
 using EvCharge.Charging;
 using EvCharge.Ledger;
 using EvCharge.Payments;
+using EvCharge.Sessions;
 using EvCharge.SocialSandbox;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -48,7 +49,9 @@ public class CoreCluster : IAsyncLifetime
                 o.WatchdogPeriod = TimeSpan.FromSeconds(1);
                 Configure(o);
             });
-            silo.Services.AddEvChargeLedger(new LedgerOptions { Provider = "Sqlite", ConnectionString = ledgerPath });
+            var store = new LedgerOptions { Provider = "Sqlite", ConnectionString = ledgerPath };
+            silo.Services.AddEvChargeLedger(store);
+            silo.Services.AddEvChargeSessionStore(store);
             silo.Services.AddSandboxPaymentGateway(sandboxUri, o => ConfigureGateway(o));
         });
         Cluster = builder.Build();

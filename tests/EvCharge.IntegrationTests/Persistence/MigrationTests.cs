@@ -1,6 +1,7 @@
 using System.Data.Common;
 using EvCharge.IntegrationTests.Infrastructure;
 using EvCharge.Ledger;
+using EvCharge.Sessions;
 using EvCharge.Silo.Persistence;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -58,10 +59,12 @@ public sealed class SchemaScriptTests
     public void Scripts_are_numbered_in_order_and_the_ledger_script_is_the_ledgers_own_ddl(string provider)
     {
         var scripts = SchemaMigrator.Scripts(provider);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7], scripts.Select(s => s.Version));
-        Assert.Equal(["orleans_main", "orleans_clustering", "orleans_persistence", "orleans_reminders", "ledger", "session_index", "payment_operations"], scripts.Select(s => s.Name));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], scripts.Select(s => s.Version));
+        Assert.Equal(["orleans_main", "orleans_clustering", "orleans_persistence", "orleans_reminders", "ledger", "session_index", "session_store", "payment_operations"], scripts.Select(s => s.Name));
         var ledgerDdl = provider == "Postgres" ? LedgerSchema.Postgres : LedgerSchema.Sqlite;
         Assert.Equal(ledgerDdl.ReplaceLineEndings("\n").Trim(), scripts.Single(s => s.Name == "ledger").Sql.ReplaceLineEndings("\n").Trim());
+        var storeDdl = provider == "Postgres" ? SessionStoreSchema.Postgres : SessionStoreSchema.Sqlite;
+        Assert.Equal(storeDdl.ReplaceLineEndings("\n").Trim(), scripts.Single(s => s.Name == "session_store").Sql.ReplaceLineEndings("\n").Trim());
     }
 
     [Fact]
