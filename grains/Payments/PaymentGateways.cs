@@ -5,6 +5,12 @@ public interface IPaymentGatewayRegistry
 {
     bool TryGet(string provider, out IPaymentGateway gateway);
     IReadOnlyCollection<string> Providers { get; }
+
+    /// <summary>
+    /// The adapter for a driver's wallet <paramref name="provider"/> at a charger of <paramref name="cpoId"/>: the CPO's
+    /// contract may route that wallet to its own merchant account (<c>Payments:Routes:{cpoId}:{provider}</c>).
+    /// </summary>
+    bool Resolve(string provider, string? cpoId, out IPaymentGateway gateway) => TryGet(provider, out gateway);
 }
 
 public sealed class PaymentGatewayRegistry(IReadOnlyDictionary<string, IPaymentGateway> gateways) : IPaymentGatewayRegistry

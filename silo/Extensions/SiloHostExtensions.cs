@@ -4,6 +4,7 @@ using EvCharge.ChargerBridge.Extensions;
 using EvCharge.ChargerBridge.WebSockets;
 using EvCharge.Ledger;
 using EvCharge.Payments;
+using EvCharge.Payments.Providers;
 using EvCharge.Sessions;
 using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
@@ -73,7 +74,7 @@ public static class SiloHostExtensions
         var ledger = profile.ToLedgerOptions();
         builder.Services.AddEvChargeLedger(ledger);
         builder.Services.AddEvChargeSessionStore(ledger);
-        var providerUrl = builder.AddPaymentProvider();
+        var providerUrl = builder.AddPaymentProvider(ledger);
         builder.Services.AddSingleton(new StartupFacts(profile, providerUrl, string.IsNullOrWhiteSpace(config["Payments:ProviderUrl"]), firstRunKey));
         builder.Services.AddHostedService<StartupReport>();
         builder.Services.AddChargerBridge(config.GetSection(ChargerBridgeOptions.SectionName));
@@ -91,6 +92,7 @@ public static class SiloHostExtensions
         app.MapEvChargeApi();
         app.MapEvChargeConsole();
         app.MapDriverApi();
+        app.MapPaymentWebhooks();
         app.MapEvChargeTelemetry();
         app.MapGet("/", () => Results.Redirect("/console")).ExcludeFromDescription();
         return app;
@@ -100,13 +102,16 @@ public static class SiloHostExtensions
     /// The wallet provider: an external adapter URL (Payments:ProviderUrl), or by default the social-sandbox
     /// started inside this process on its own loopback port. Either way the silo speaks HTTP to it.
     /// </summary>
-    private static Uri AddPaymentProvider(this WebApplicationBuilder builder)
+    private static Uri AddPaymentProvider(this WebApplicationBuilder builder, LedgerOptions ledger)
     {
         var config = builder.Configuration;
         var external = config["Payments:ProviderUrl"];
         var embeddedUrl = config["Payments:EmbeddedSandboxUrl"] ?? SocialSandboxHost.DefaultUrl;
         var providerUrl = new Uri(string.IsNullOrWhiteSpace(external) ? embeddedUrl : external);
         builder.Services.AddSandboxPaymentGateway(providerUrl, o => config.GetSection("Payments:Gateway").Bind(o));
+        // Real wallet providers (Toss Payments, KakaoPay, Stripe) under Payments:Providers:{name}; docs/payments.md.
+        builder.Services.AddPaymentProviders(config.GetSection("Payments"), ledger);
+        builder.Services.AddSingleton<ProviderEventLog>();
         if (string.IsNullOrWhiteSpace(external))
         {
             var dataFile = config["Payments:SandboxDataFile"] ?? Path.Combine(config["Storage:DataDirectory"] ?? "data", "sandbox.jsonl");

@@ -59,8 +59,8 @@ public sealed class SchemaScriptTests
     public void Scripts_are_numbered_in_order_and_the_ledger_script_is_the_ledgers_own_ddl(string provider)
     {
         var scripts = SchemaMigrator.Scripts(provider);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7], scripts.Select(s => s.Version));
-        Assert.Equal(["orleans_main", "orleans_clustering", "orleans_persistence", "orleans_reminders", "ledger", "session_index", "session_store"], scripts.Select(s => s.Name));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], scripts.Select(s => s.Version));
+        Assert.Equal(["orleans_main", "orleans_clustering", "orleans_persistence", "orleans_reminders", "ledger", "session_index", "session_store", "payment_operations"], scripts.Select(s => s.Name));
         var ledgerDdl = provider == "Postgres" ? LedgerSchema.Postgres : LedgerSchema.Sqlite;
         Assert.Equal(ledgerDdl.ReplaceLineEndings("\n").Trim(), scripts.Single(s => s.Name == "ledger").Sql.ReplaceLineEndings("\n").Trim());
         var storeDdl = provider == "Postgres" ? SessionStoreSchema.Postgres : SessionStoreSchema.Sqlite;
