@@ -5,6 +5,7 @@ using EvCharge.ApiClient.Api.V1.Cpos;
 using EvCharge.ApiClient.Api.V1.Driver;
 using EvCharge.ApiClient.Api.V1.Ledger;
 using EvCharge.ApiClient.Api.V1.Payees;
+using EvCharge.ApiClient.Api.V1.PaymentProviderEvents;
 using EvCharge.ApiClient.Api.V1.Reconciliation;
 using EvCharge.ApiClient.Api.V1.Sessions;
 using EvCharge.ApiClient.Api.V1.Vehicles;
@@ -46,6 +47,11 @@ namespace EvCharge.ApiClient.Api.V1
         public global::EvCharge.ApiClient.Api.V1.Payees.PayeesRequestBuilder Payees
         {
             get => new global::EvCharge.ApiClient.Api.V1.Payees.PayeesRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The paymentProviderEvents property</summary>
+        public global::EvCharge.ApiClient.Api.V1.PaymentProviderEvents.PaymentProviderEventsRequestBuilder PaymentProviderEvents
+        {
+            get => new global::EvCharge.ApiClient.Api.V1.PaymentProviderEvents.PaymentProviderEventsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The reconciliation property</summary>
         public global::EvCharge.ApiClient.Api.V1.Reconciliation.ReconciliationRequestBuilder Reconciliation
