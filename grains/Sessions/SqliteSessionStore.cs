@@ -24,7 +24,9 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
         _connectionString = SqliteLedger.ToConnectionString(pathOrConnectionString);
-        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: 1);
+        // One writer: SQLite has one write lock per file. While it syncs a batch to the WAL the next one gathers.
+        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: 1,
+            gather: PostgresSessionStore.DefaultGather, gatherTarget: 32);
     }
 
     public string ConnectionString => _connectionString;
@@ -155,15 +157,17 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         await using var tx = c.BeginTransaction(deferred: true); // head and samples from one snapshot
         await using var head = c.CreateCommand();
         head.Transaction = tx;
-        head.CommandText = "SELECT version, body FROM sessions WHERE session_id = $id";
+        head.CommandText = "SELECT version, body, due_at FROM sessions WHERE session_id = $id";
         head.Parameters.AddWithValue("$id", sessionId);
         long version;
         byte[] body;
+        DateTimeOffset? due;
         await using (var r = await head.ExecuteReaderAsync(ct))
         {
             if (!await r.ReadAsync(ct)) return null;
             version = r.GetInt64(0);
             body = (byte[])r.GetValue(1);
+            due = r.IsDBNull(2) ? null : SessionCursor.FromMicros(r.GetInt64(2));
         }
         await using var meters = c.CreateCommand();
         meters.Transaction = tx;
@@ -172,7 +176,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         var samples = new List<MeterSample>();
         await using (var r = await meters.ExecuteReaderAsync(ct))
             while (await r.ReadAsync(ct)) samples.Add(new MeterSample(SessionCursor.FromMicros(r.GetInt64(0)), r.GetInt64(1)));
-        return new StoredSession(version, body, samples);
+        return new StoredSession(version, body, samples, due);
     }
 
     public Task<IReadOnlyList<string>> DueAsync(DateTimeOffset now, int shard, int shards, int limit, CancellationToken ct = default) =>

@@ -80,16 +80,18 @@ public static class StoreBench
             var rules = SessionRules.From(new EvChargeOptions());
             var state = new SessionRecord();
             var version = 0L;
+            DateTimeOffset? due = null;
             var t = DateTimeOffset.UtcNow;
             async Task Step(SessionCommand command)
             {
                 var decision = SessionMachine.Decide(sessionId, state, command, t, rules);
-                var head = SessionProjection.Head(sessionId, version + 1, decision.Next, t, rules);
+                var head = SessionProjection.Head(sessionId, version + 1, decision.Next, t, rules, version == 0 ? null : (state.State, due));
                 var begin = Metrics.Now;
                 await store.CommitAsync(new SessionStep(head, serializer.SerializeToArray(decision.Next with { Samples = [] }), decision.NewSamples, decision.Journals), ct);
                 metrics.Record("step-commit", begin);
                 state = decision.Next;
                 version++;
+                due = head.DueAt;
                 if (acks is not null) lock (ackGate) acks.WriteLine($"{sessionId} {version}");
             }
             var start = new SessionStart($"SB-{n % 5_000}", 1, "cpo-bench", Tariff.Flat("std", 300), 30_000, new Commission(1_000, 0),
