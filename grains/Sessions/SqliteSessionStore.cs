@@ -253,27 +253,13 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_writer is { State: System.Data.ConnectionState.Open }) return _writer;
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        // synchronous=FULL: these are payments, a committed step must survive a power cut, not only a process crash.
-        // busy_timeout: SQLite's own busy handler, which waits in short steps while another writer of the file (Orleans'
-        // storage of chargers and CPOs, the migrator) holds the lock, instead of failing or sleeping long.
-        await using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
-        await pragma.ExecuteNonQueryAsync(ct);
-        _writer = c;
-        return c;
+        return _writer = await SqliteConnections.OpenWriterAsync(_connectionString, ct);
     }
 
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
+    private Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        await using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA busy_timeout=30000;";
-        await pragma.ExecuteNonQueryAsync(ct);
-        return c;
+        return SqliteConnections.OpenReaderAsync(_connectionString, ct);
     }
 
     public async ValueTask DisposeAsync()

@@ -15,14 +15,22 @@ public sealed class ChargeCosts
 
     private ChargeCosts(string? postgres) => _postgres = postgres;
 
-    public static async Task<ChargeCosts> StartAsync(Target target, CancellationToken ct)
+    public static Task<ChargeCosts> StartAsync(Target target, CancellationToken ct)
     {
-        var costs = new ChargeCosts(target.Postgres);
-        if (target.SutPid is > 0 and var sut && sut != Environment.ProcessId) costs._meters.Add(("silo", CpuMeter.ForProcess(sut)));
-        if (target.Postgres is { } cs && CpuMeter.PostmasterOnPort(new NpgsqlConnectionStringBuilder(cs).Port) is { } postmaster)
+        var processes = new List<(string, int)>();
+        if (target.SutPid is > 0 and var sut && sut != Environment.ProcessId) processes.Add(("silo", sut));
+        if (target.ProviderPid is > 0 and var provider) processes.Add(("wallet provider", provider));
+        processes.Add(("load driver", Environment.ProcessId));
+        return StartAsync(target.Postgres, processes, ct);
+    }
+
+    /// <summary>Meters the named processes, and the PostgreSQL server of <paramref name="postgres"/> (all its processes) when given.</summary>
+    public static async Task<ChargeCosts> StartAsync(string? postgres, IEnumerable<(string Name, int Pid)> processes, CancellationToken ct)
+    {
+        var costs = new ChargeCosts(postgres);
+        foreach (var (name, pid) in processes) costs._meters.Add((name, CpuMeter.ForProcess(pid)));
+        if (postgres is not null && CpuMeter.PostmasterOnPort(new NpgsqlConnectionStringBuilder(postgres).Port) is { } postmaster)
             costs._meters.Add(("postgresql", CpuMeter.ForPostgres(postmaster)));
-        if (target.ProviderPid is > 0 and var provider) costs._meters.Add(("wallet provider", CpuMeter.ForProcess(provider)));
-        costs._meters.Add(("load driver", CpuMeter.ForProcess(Environment.ProcessId)));
         costs._pgBefore = await costs.PostgresCountersAsync(ct);
         return costs;
     }
@@ -37,7 +45,7 @@ public sealed class ChargeCosts
             figures[$"core-ms per charge: {name}"] = Math.Round(perCharge, 2);
             if (name is "silo" or "postgresql") server += perCharge;
         }
-        figures["core-ms per charge: server (silo + postgresql)"] = Math.Round(server, 2);
+        if (_meters.Any(m => m.Name == "silo")) figures["core-ms per charge: server (silo + postgresql)"] = Math.Round(server, 2);
         if (_pgBefore is { } before && await PostgresCountersAsync(ct) is { } after)
         {
             figures["postgresql commits per charge (all, reads included)"] = Math.Round((after.Commits - before.Commits) / (double)charges, 2);
