@@ -320,6 +320,14 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
         return await SessionStatisticsSql.ReadAsync(cmd, ct);
     }
 
+    public async Task<IReadOnlyList<SessionActivity>> ActivityAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, TimeSpan utcOffset,
+        string? cpoId, CancellationToken ct = default)
+    {
+        await using var cmd = _dataSource.CreateCommand(SessionStatisticsSql.Activity("(extract(epoch from created_at) * 1000000)::bigint", cpoId is not null));
+        SessionStatisticsSql.AddActivityParameters(cmd, bucket, utcOffset, cpoId, from.UtcDateTime, to.UtcDateTime);
+        return await SessionStatisticsSql.ReadActivityAsync(cmd, bucket.Ticks / 10, utcOffset, ct);
+    }
+
     private static DateTime Utc(DateTimeOffset t) => SessionCursor.Truncate(t).UtcDateTime;
     private static DateTime? Utc(DateTimeOffset? t) => t is { } v ? Utc(v) : null;
 

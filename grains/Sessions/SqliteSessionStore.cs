@@ -219,6 +219,16 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         return await SessionStatisticsSql.ReadAsync(cmd, ct);
     }
 
+    public async Task<IReadOnlyList<SessionActivity>> ActivityAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, TimeSpan utcOffset,
+        string? cpoId, CancellationToken ct = default)
+    {
+        await using var c = await OpenReaderAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = SessionStatisticsSql.Activity("created_at", cpoId is not null);
+        SessionStatisticsSql.AddActivityParameters(cmd, bucket, utcOffset, cpoId, Micros(from), Micros(to));
+        return await SessionStatisticsSql.ReadActivityAsync(cmd, bucket.Ticks / 10, utcOffset, ct);
+    }
+
     private async Task<IReadOnlyList<T>> ReadAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken ct, params object[] args)
     {
         await using var c = await OpenReaderAsync(ct);
