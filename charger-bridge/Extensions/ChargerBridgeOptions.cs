@@ -49,11 +49,15 @@ public sealed class ChargerBridgeOptions
     /// Ignored for the embedded broker, which does not support shared subscriptions.</summary>
     public string? SharedGroup { get; set; } = "evc-bridge";
 
-    /// <summary>Frames processed at once. Each charger's frames stay in order on one lane.</summary>
-    public int MaxConcurrency { get; set; } = 64;
+    /// <summary>
+    /// Lanes: frames processed at once. Each charger's frames stay in order on one lane, and a lane waits while its frame
+    /// waits on a grain (a payment authorization waits on the wallet provider), so lanes must far outnumber the frames
+    /// in flight, or chargers queue behind each other's slow calls. A lane is a channel and a task, idle when empty.
+    /// </summary>
+    public int MaxConcurrency { get; set; } = 1024;
 
     /// <summary>Frames queued per lane before the bridge stops reading from the broker (back-pressure).</summary>
-    public int LaneCapacity { get; set; } = 256;
+    public int LaneCapacity { get; set; } = 64;
 
     /// <summary>
     /// Embedded broker: messages queued per subscriber before MQTTnet drops the oldest (its default is 250). The
