@@ -180,6 +180,8 @@ public sealed class DriverBrowserTests(DriverBrowserHost fx) : IClassFixture<Dri
         var session = await fx.Grains.GetGrain<IChargingSessionGrain>(sessionId).GetView();
         Assert.Equal(EvCharge.Domain.FeeCalculator.RunningCost(session.Tariff!, 200_000, t0, session.MeterTimeline), seen[2]);
         Assert.NotEqual("0.0 kW", await page.InnerTextAsync("#power"));
+        // The figures came from the live stream into the page as it stood, not from reloading it.
+        Assert.NotNull(await page.GetAttributeAsync("#live", "data-updated"));
         await ShotAsync(page, "charging");
 
         // Stop from the phone: RemoteStopTransaction reaches the charger, which stops and reports the meter.

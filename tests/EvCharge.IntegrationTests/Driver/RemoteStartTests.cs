@@ -118,6 +118,12 @@ public sealed class RemoteStartTests(DriverHost fx) : IClassFixture<DriverHost>
         Assert.Contains("1,200 KRW", page);
         Assert.Contains("Supply value", page);
         Assert.Contains("109 KRW", page); // VAT = round(1,200 / 11)
+
+        // The live stream of a finished charge sends the final figures once and ends.
+        var stream = await phone.GetStringAsync(new Uri(receiptLink.AbsoluteUri + "/events"));
+        Assert.StartsWith("event: charge", stream.TrimStart());
+        Assert.Contains("\"phase\":\"Receipt\"", stream);
+        Assert.Contains("\"finalCost\":1200", stream);
     }
 
     [Fact]
