@@ -264,4 +264,22 @@ public sealed class RemoteStartTests(DriverHost fx) : IClassFixture<DriverHost>
         foreach (var path in new[] { $"/s/{sessionId}/{other}", $"/s/{sessionId}", $"/s/{sessionId}/{other}/events", $"/s/{sessionId}/{other}/approved?approval=1" })
             Assert.Equal(HttpStatusCode.NotFound, (await phone.GetAsync(new Uri(fx.BaseAddress, path))).StatusCode);
     }
+
+    [Fact]
+    public async Task Starting_is_rate_limited_per_connector_and_per_client_address()
+    {
+        const string id = "CP-SC-RATE";
+        await fx.RegisterAsync(id);
+        using var phone = new HttpClient();
+        async Task<HttpStatusCode> StartAsync(int connector) =>
+            (await phone.PostAsync(new Uri(fx.BaseAddress, $"/c/{id}/{connector}"), new FormUrlEncodedContent(new Dictionary<string, string> { ["provider"] = "kakaopay" }))).StatusCode;
+
+        // Limits of this host: 2 per connector and 3 per address a minute. Posts without the page's anti-forgery token
+        // are refused (400) by the page itself, after the limiter has counted them.
+        Assert.Equal(HttpStatusCode.BadRequest, await StartAsync(1));
+        Assert.Equal(HttpStatusCode.BadRequest, await StartAsync(1));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartAsync(1)); // the connector's limit
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StartAsync(2)); // this address's limit, on a connector not asked before
+        Assert.Equal(HttpStatusCode.OK, (await phone.GetAsync(new Uri(fx.BaseAddress, $"/c/{id}/2"))).StatusCode); // reading is never limited
+    }
 }
