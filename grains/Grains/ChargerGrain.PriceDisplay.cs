@@ -30,15 +30,19 @@ internal sealed partial class ChargerGrain
     private DriverOptions DriverSettings => _driverOptions ??= ServiceProvider.GetRequiredService<IOptions<DriverOptions>>().Value;
     private bool ShowsPrices => S.Registration?.PricingMessages == true;
 
-    /// <summary>A payment was authorized for <paramref name="sessionId"/> (its idTag): SetUserPrice after the charger has its answer.</summary>
-    private void DriverIdentified(string sessionId, Tariff tariff, long hold)
+    /// <summary>
+    /// A payment was authorized for <paramref name="sessionId"/>: SetUserPrice after the charger has its answer, for the
+    /// idTag the charger will start with (the authorization reference, or a bound vehicle's <c>VID:</c> idTag).
+    /// </summary>
+    private void DriverIdentified(string sessionId, PaymentPresentation payment, Tariff tariff, long hold)
     {
         Remember(sessionId, tariff);
-        if (ShowsPrices) Later(() => SendUserPrice(sessionId, tariff, hold));
+        var idTag = payment.VehicleId is { } vehicle ? "VID:" + vehicle : sessionId;
+        if (ShowsPrices) Later(() => SendUserPrice(idTag, tariff, hold));
     }
 
-    private Task SendUserPrice(string sessionId, Tariff tariff, long hold) =>
-        SendCostMessage(CostMessages.SetUserPrice, CostMessages.UserPrice(sessionId, tariff, hold, Now));
+    private Task SendUserPrice(string idTag, Tariff tariff, long hold) =>
+        SendCostMessage(CostMessages.SetUserPrice, CostMessages.UserPrice(idTag, tariff, hold, Now));
 
     private void TransactionStarted(string sessionId, int transactionId, StartTransaction start)
     {

@@ -211,7 +211,7 @@ internal sealed partial class ChargerGrain(
         // The session's own row (live, this charger, this connector) is what a new activation rebuilds this from.
         _pending[sessionId] = new PendingAuthorization(sessionId, connectorId, presentation, Now, null, hold);
         _connectors[connectorId] = _connectors[connectorId] with { SessionId = sessionId, TransactionId = null };
-        DriverIdentified(sessionId, tariff, hold); // the price on the charger's display (ChargerGrain.PriceDisplay.cs)
+        DriverIdentified(sessionId, payment, tariff, hold); // the price on the charger's display (ChargerGrain.PriceDisplay.cs)
         return new PaymentAuthorizationResult(AuthorizationStatus.Accepted, sessionId, sessionId, hold, null);
     }
 

@@ -106,7 +106,12 @@ public static class DriverExtensions
             h.XContentTypeOptions = "nosniff";
             h.XFrameOptions = "DENY";
             h["Referrer-Policy"] = "no-referrer";
-            if (path.StartsWithSegments("/s")) h.CacheControl = "no-store";
+            if (path.StartsWithSegments("/s"))
+            {
+                // What anti-forgery itself sets on pages with a form: the same values, so it has nothing to override.
+                h.CacheControl = "no-cache, no-store";
+                h.Pragma = "no-cache";
+            }
         }
         return next(context);
     }

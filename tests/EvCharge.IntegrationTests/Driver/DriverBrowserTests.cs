@@ -99,6 +99,20 @@ public sealed class DriverBrowserTests(DriverBrowserHost fx) : IClassFixture<Dri
         meterValue = new[] { new { timestamp = Timestamp(at), sampledValue = new[] { new { value = wh.ToString(), measurand = "Energy.Active.Import.Register", unit = "Wh" } } } },
     };
 
+    /// <summary>Taps "Pay and start" and follows the phone to the wallet's page (or fails with what the page said instead).</summary>
+    private static async Task PayAsync(IPage page)
+    {
+        await page.ClickAsync("#pay");
+        try
+        {
+            await page.WaitForURLAsync(new Regex("/checkout/co_"));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"the wallet's page did not open; the phone is at {page.Url}: {await page.InnerTextAsync("body")}");
+        }
+    }
+
     private static long Won(string text) => long.Parse(Regex.Replace(text, "[^0-9]", ""));
 
     [Fact]
@@ -138,8 +152,7 @@ public sealed class DriverBrowserTests(DriverBrowserHost fx) : IClassFixture<Dri
         await english.Context.CloseAsync();
 
         // Pay: the page hands the phone to the wallet, where the driver approves the hold.
-        await page.ClickAsync("#pay");
-        await page.WaitForURLAsync(new Regex("/checkout/co_"));
+        await PayAsync(page);
         Assert.Equal("30,000원", await page.InnerTextAsync("#amount"));
         await page.FillAsync("#walletId", wallet);
         await ShotAsync(page, "wallet");
@@ -219,8 +232,7 @@ public sealed class DriverBrowserTests(DriverBrowserHost fx) : IClassFixture<Dri
         var wallet = await fx.WalletAsync(100_000);
         var page = await fx.PhoneAsync();
         await page.GotoAsync(new Uri(fx.BaseAddress, $"/c/{DriverBrowserHost.ChargerId}/2").AbsoluteUri);
-        await page.ClickAsync("#pay");
-        await page.WaitForURLAsync(new Regex("/checkout/co_"));
+        await PayAsync(page);
         await page.FillAsync("#walletId", wallet);
         await page.ClickAsync("#approve");
         await page.WaitForURLAsync(new Regex("/s/EV[0-9A-F]{18}/"));
