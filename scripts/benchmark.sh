@@ -21,7 +21,7 @@ OUT="${BENCH_OUT:-$ROOT/load-tests/reports/bench-$STAMP}"
 WORK="$(mktemp -d /tmp/evc-bench.XXXXXX)"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 QUICK="${BENCH_QUICK:-}"
-PART="${BENCH_PART:-all}"   # all | websocket
+PART="${BENCH_PART:-all}"   # all | websocket | store | steady | embedded
 mkdir -p "$OUT"
 chmod 755 "$WORK"
 SILO_PID=""; SANDBOX_PID=""; PG_UP=""
@@ -83,9 +83,11 @@ DRIVER=(dotnet "$WORK/driver/EvCharge.LoadTests.dll")
 PGPORT=$(free_port)
 mkdir -p "$WORK/pg" "$WORK/pgsock"; chown postgres "$WORK/pg" "$WORK/pgsock"
 su postgres -s /bin/sh -c "$PGBIN/initdb -D $WORK/pg -A trust -U postgres --no-instructions" >/dev/null
-su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w -t 60 start -o \"-p $PGPORT -k $WORK/pgsock -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB\"" >/dev/null
+su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w -t 60 start -o \"-p $PGPORT -k $WORK/pgsock -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c shared_preload_libraries=pg_stat_statements\"" >/dev/null
 PG_UP=1
-psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database pgbench" -c "create database evcharge" >/dev/null
+psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc "create database pgbench" -c "create database evcharge" -c "create database store" >/dev/null
+# Statements per charge are counted by the server itself (pg_stat_statements) in the databases the runs use.
+for db in evcharge store; do psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" -qc "create extension if not exists pg_stat_statements" >/dev/null; done
 log "PostgreSQL 15 on 127.0.0.1:$PGPORT"
 
 if [[ "$PART" == all ]]; then
@@ -160,7 +162,18 @@ profile_steady() { # samples the silo during a steady run: $1 = name, $2 = secon
 }
 wait_profilers() { for p in "${PROF_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
 
-if [[ "$PART" == all ]]; then
+# ---- the session store alone (issue 12): steps of synthetic charges, no MQTT, no provider, on both databases ----
+if [[ "$PART" == all || "$PART" == store ]]; then
+STORE_CHARGES=${STORE_CHARGES:-$([[ -n "$QUICK" ]] && echo 5000 || echo 60000)}
+log "store-bench on PostgreSQL: $STORE_CHARGES charges, 10 steps each"
+timeout 900 "${DRIVER[@]}" store-bench --postgres "Host=127.0.0.1;Port=$PGPORT;Database=store;Username=postgres;Maximum Pool Size=50" \
+  --charges "$STORE_CHARGES" --concurrency "${STORE_CONCURRENCY:-512}" --quiet --reports "$OUT/store" >> "$OUT/driver-store.log" 2>&1 || log "store-bench postgres failed"
+log "store-bench on SQLite"
+timeout 900 "${DRIVER[@]}" store-bench --sqlite "$WORK/store.db" --charges "$STORE_CHARGES" --concurrency "${STORE_CONCURRENCY:-512}" \
+  --quiet --reports "$OUT/store" >> "$OUT/driver-store.log" 2>&1 || log "store-bench sqlite failed"
+fi
+
+if [[ "$PART" == all || "$PART" == embedded ]]; then
 # ---- embedded default: SQLite, embedded broker, embedded sandbox ----
 start_silo embedded embedded
 LEDGER=(--sqlite "$WORK/embedded/data/evcharge.db")
@@ -170,21 +183,29 @@ profile_steady embedded-steady 30
 scenario embedded 300 steady --rate "$EMB_STEADY_RATE" --duration "$EMB_STEADY_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 wait_profilers
 stop_silo
+fi
 
+if [[ "$PART" == all || "$PART" == steady ]]; then
 # ---- PostgreSQL profile: PostgreSQL, embedded broker, wallet provider in its own process ----
 PGCS="Host=127.0.0.1;Port=$PGPORT;Database=evcharge;Username=postgres;Maximum Pool Size=100"
 start_silo postgres standalone --Storage:Provider=Postgres "--Storage:ConnectionString=$PGCS"
 LEDGER=(--postgres "$PGCS")
+if [[ "$PART" == all ]]; then
 FLEET="bf$STAMP"; FLEET="${FLEET:0:12}-"
 scenario postgres 1200 connect --chargers "$CONNECT_N" --ramp 1000 --hold 30 --heartbeat 60 --prefix "$FLEET" --register-concurrency 96
 scenario postgres 900 bootstorm --chargers "$STORM_N" --transactions "$STORM_TX" --outage 5 --prefix "$FLEET" --skip-register --ramp 1000
+fi
 for rate in $STEADY_STEPS; do
   scenario postgres $((STEP_SECONDS + 120)) steady --rate "$rate" --duration "$STEP_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
 done
-profile_steady postgres-sustained 60
-scenario postgres $((SUSTAIN_SECONDS + 200)) steady --rate "$SUSTAIN_RATE" --duration "$SUSTAIN_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
-wait_profilers
-scenario postgres 300 mixed --rate $((SUSTAIN_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+if (( SUSTAIN_SECONDS > 0 )); then
+  profile_steady postgres-sustained 60
+  scenario postgres $((SUSTAIN_SECONDS + 200)) steady --rate "$SUSTAIN_RATE" --duration "$SUSTAIN_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+  wait_profilers
+fi
+if (( MIXED_SECONDS > 0 )); then
+  scenario postgres 300 mixed --rate $((SUSTAIN_RATE / 2)) --auth-rate 5 --read-rate 50 --duration "$MIXED_SECONDS" --charge-seconds "$CHARGE_SECONDS" --meter-seconds "$METER_SECONDS"
+fi
 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d evcharge -Atc "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables order by n_tup_ins + n_tup_upd desc limit 15" > "$OUT/postgres-table-writes.txt" 2>&1 || true
 stop_silo
 fi

@@ -26,6 +26,7 @@ internal sealed class ChargingSessionGrain(
     private readonly SessionRules _rules = SessionRules.From(options.Value);
     private SessionRecord _state = new();
     private long _version;
+    private DateTimeOffset? _storedDue;
     private Task? _loaded;
     private IGrainTimer? _continuation;
 
@@ -166,7 +167,7 @@ internal sealed class ChargingSessionGrain(
         var next = decision.Next;
         if (ReferenceEquals(next, S) && decision.Journals.Count == 0 && decision.NewSamples.Count == 0) return;
         var version = _version + 1;
-        var head = SessionProjection.Head(SessionId, version, next, Now, _rules);
+        var head = SessionProjection.Head(SessionId, version, next, Now, _rules, _version == 0 ? null : (S.State, _storedDue));
         try
         {
             await store.CommitAsync(new SessionStep(head, serializer.SerializeToArray(next with { Samples = [] }), decision.NewSamples, decision.Journals));
@@ -181,6 +182,7 @@ internal sealed class ChargingSessionGrain(
         var previous = S.State;
         _state = next;
         _version = version;
+        _storedDue = head.DueAt;
         if (next.State != previous)
             EvChargeTelemetry.SessionTransitions.Add(1, new KeyValuePair<string, object?>("state", next.State.ToString()));
         if (wasLive && !SessionProjection.IsLive(next))
@@ -285,5 +287,6 @@ internal sealed class ChargingSessionGrain(
         if (stored is null) return;
         _state = serializer.Deserialize(stored.Body)! with { Samples = stored.Samples };
         _version = stored.Version;
+        _storedDue = stored.DueAt;
     }
 }

@@ -240,29 +240,13 @@ public sealed class SqliteLedger : ILedger, IAsyncDisposable, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_writer is { State: System.Data.ConnectionState.Open }) return _writer;
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        // WAL is a property of the file and persists; synchronous=FULL because these are payments: a committed
-        // posting must survive a power cut, not only a process crash.
-        await ExecAsync(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;", ct);
-        _writer = c;
-        return c;
+        return _writer = await SqliteConnections.OpenWriterAsync(_connectionString, ct);
     }
 
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
+    private Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        await ExecAsync(c, "PRAGMA busy_timeout=30000;", ct);
-        return c;
-    }
-
-    private static async Task ExecAsync(SqliteConnection c, string sql, CancellationToken ct)
-    {
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        await cmd.ExecuteNonQueryAsync(ct);
+        return SqliteConnections.OpenReaderAsync(_connectionString, ct);
     }
 
     public async ValueTask DisposeAsync()

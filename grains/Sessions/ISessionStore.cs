@@ -10,8 +10,8 @@ namespace EvCharge.Sessions;
 /// </summary>
 public sealed record SessionStep(SessionHead Head, byte[] Body, IReadOnlyList<MeterSample> NewSamples, IReadOnlyList<Journal> Journals);
 
-/// <summary>A session as stored: its version, its state without meter samples, and the samples in time order.</summary>
-public sealed record StoredSession(long Version, byte[] Body, IReadOnlyList<MeterSample> Samples);
+/// <summary>A session as stored: its version, its state without meter samples, the samples in time order, and the due time on its row.</summary>
+public sealed record StoredSession(long Version, byte[] Body, IReadOnlyList<MeterSample> Samples, DateTimeOffset? DueAt = null);
 
 /// <summary>A session live on a charger (authorized or charging): what the charger grain rebuilds its connector map from.</summary>
 public sealed record LiveSession(string SessionId, SessionState State, int ConnectorId, int? TransactionId, string? Presentation, long HoldAmount, DateTimeOffset CreatedAt);

@@ -8,24 +8,34 @@ namespace EvCharge.Sessions;
 
 /// <summary>
 /// Sessions in the cluster profile's PostgreSQL database, shared by every silo. All steps waiting when a writer is
-/// free go into one transaction of at most three statements, whatever their number: the head rows as one multi-row
-/// upsert (arrays through <c>unnest</c>), the meter rows as one insert, the journals and their lines as one insert.
-/// The upsert only replaces a head whose stored version is the step's version − 1; if any head is refused (or the
-/// live-wallet index objects), the batch is rolled back and <see cref="GroupCommit{TItem,TResult}"/> writes each step
-/// alone, so only the step at fault fails.
+/// free go into one transaction of at most three statements in one round trip, whatever their number: the head rows as
+/// one multi-row upsert (arrays through <c>unnest</c>), the meter rows as one insert, the journals and their lines as
+/// one insert. A head is only replaced where its stored version is the step's version − 1; if any head is refused
+/// (or the live-wallet index objects), the batch is rolled back and <see cref="GroupCommit{TItem,TResult}"/> writes
+/// each step alone, so only the step at fault fails.
 /// </summary>
 public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessionStatistics, IAsyncDisposable
 {
     private const string LiveWalletIndex = "ux_sessions_live_wallet";
+    /// <summary>A first step (version 1) for a session that already has a row: another activation wrote it first.</summary>
+    private const string PrimaryKey = "pk_sessions";
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
     private readonly GroupCommit<SessionStep, bool> _steps;
 
-    public PostgresSessionStore(NpgsqlDataSource dataSource, int writers = 2)
+    public PostgresSessionStore(NpgsqlDataSource dataSource, int writers = 1, TimeSpan? gather = null)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
-        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: writers);
+        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: writers,
+            gather: gather ?? DefaultGather, gatherTarget: GatherTarget);
     }
+
+    /// <summary>
+    /// A few milliseconds on a step's way to disk buy many steps per commit at moderate load (measured in
+    /// docs/performance.md); under heavy load batches fill without waiting.
+    /// </summary>
+    public static readonly TimeSpan DefaultGather = TimeSpan.FromMilliseconds(5);
+    private const int GatherTarget = 32;
 
     public PostgresSessionStore(string connectionString) : this(NpgsqlDataSource.Create(connectionString)) => _ownsDataSource = true;
 
@@ -44,53 +54,70 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
         return _steps.WriteAsync(step, ct);
     }
 
+    /// <summary>
+    /// One round trip: the batch's statements run in PostgreSQL's implicit transaction (one Sync, no BEGIN/COMMIT), so
+    /// they commit together or not at all. The head statement ends in <c>evcharge_expect_rows</c>, which aborts the batch
+    /// when a step was not at the expected version.
+    /// </summary>
     private async Task<IReadOnlyList<bool>> CommitBatchAsync(IReadOnlyList<SessionStep> steps, CancellationToken ct)
     {
         await using var c = await _dataSource.OpenConnectionAsync(ct);
-        await using var tx = await c.BeginTransactionAsync(ct);
-        await using var batch = new NpgsqlBatch(c, tx);
-        var heads = HeadsCommand(steps);
-        batch.BatchCommands.Add(heads);
+        await using var batch = new NpgsqlBatch(c);
+        batch.BatchCommands.Add(HeadsCommand(steps));
         if (MetersCommand(steps) is { } meters) batch.BatchCommands.Add(meters);
         if (JournalsCommand(steps) is { } journals) batch.BatchCommands.Add(journals);
         try
         {
             await batch.ExecuteNonQueryAsync(ct);
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == LiveWalletIndex && steps.Count == 1)
+        catch (PostgresException e) when (steps.Count == 1 && e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == LiveWalletIndex)
         {
             throw new LiveWalletConflictException(steps[0].Head.SessionId, steps[0].Head.WalletKey, e);
         }
-        if (heads.RecordsAffected != steps.Count)
+        catch (PostgresException e) when (steps.Count == 1 && (e.SqlState == VersionConflictState
+                                                               || e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == PrimaryKey))
         {
-            // Some head was not at the expected version. Nothing of this batch is kept; alone, the step at fault says so.
-            if (steps.Count == 1) throw new SessionVersionConflictException(steps[0].Head.SessionId, steps[0].Head.Version);
-            throw new InvalidOperationException($"{steps.Count - heads.RecordsAffected} of {steps.Count} session steps were not at the expected version");
+            throw new SessionVersionConflictException(steps[0].Head.SessionId, steps[0].Head.Version);
         }
-        await tx.CommitAsync(ct);
         Counters.Committed(steps.Count, batch.BatchCommands.Count);
         return Enumerable.Repeat(true, steps.Count).ToList();
     }
 
-    private const string UpsertHeads = """
-        INSERT INTO sessions (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee,
-                              captured, refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at,
-                              live, transaction_id, presentation, due_at, bucket, body)
-        SELECT * FROM unnest(@session_id, @version, @state, @charger_id, @connector_id, @cpo_id, @wallet_key, @hold_amount, @energy_wh, @fee,
-                             @captured, @refunded, @debt, @seamless, @fee_mismatch, @reason, @created_at, @started_at, @stopped_at, @updated_at,
-                             @live, @transaction_id, @presentation, @due_at, @bucket, @body)
-            AS step (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee, captured,
-                     refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at, live,
-                     transaction_id, presentation, due_at, bucket, body)
-        -- A session's first step is version 1; any later one must find the row it follows.
-        WHERE step.version = 1 OR EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = step.session_id)
-        ON CONFLICT (session_id) DO UPDATE SET
-            version = excluded.version, state = excluded.state, wallet_key = excluded.wallet_key, hold_amount = excluded.hold_amount,
-            energy_wh = excluded.energy_wh, fee = excluded.fee, captured = excluded.captured, refunded = excluded.refunded,
-            debt = excluded.debt, fee_mismatch = excluded.fee_mismatch, reason = excluded.reason, started_at = excluded.started_at,
-            stopped_at = excluded.stopped_at, updated_at = excluded.updated_at, live = excluded.live,
-            transaction_id = excluded.transaction_id, due_at = excluded.due_at, body = excluded.body
-        WHERE sessions.version = excluded.version - 1
+    /// <summary>Raised by <c>evcharge_expect_rows</c> (migration 0007).</summary>
+    private const string VersionConflictState = "EV409";
+
+    /// <summary>
+    /// First steps are inserted; later steps update the row only where it is at the step's version − 1 (a plain update
+    /// of a row whose indexed columns stayed the same is done in place). <c>evcharge_expect_rows</c> then checks that every
+    /// step wrote its row.
+    /// </summary>
+    private const string WriteHeads = """
+        WITH step AS (
+            SELECT * FROM unnest(@session_id, @version, @state, @charger_id, @connector_id, @cpo_id, @wallet_key, @hold_amount, @energy_wh, @fee,
+                                 @captured, @refunded, @debt, @seamless, @fee_mismatch, @reason, @created_at, @started_at, @stopped_at, @updated_at,
+                                 @live, @transaction_id, @presentation, @due_at, @bucket, @body)
+                AS t (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee, captured,
+                      refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at, live,
+                      transaction_id, presentation, due_at, bucket, body)
+        ),
+        inserted AS (
+            INSERT INTO sessions (session_id, version, state, charger_id, connector_id, cpo_id, wallet_key, hold_amount, energy_wh, fee,
+                                  captured, refunded, debt, seamless, fee_mismatch, reason, created_at, started_at, stopped_at, updated_at,
+                                  live, transaction_id, presentation, due_at, bucket, body)
+            SELECT * FROM step WHERE step.version = 1
+            RETURNING 1
+        ),
+        updated AS (
+            UPDATE sessions SET
+                version = step.version, state = step.state, wallet_key = step.wallet_key, hold_amount = step.hold_amount,
+                energy_wh = step.energy_wh, fee = step.fee, captured = step.captured, refunded = step.refunded, debt = step.debt,
+                fee_mismatch = step.fee_mismatch, reason = step.reason, started_at = step.started_at, stopped_at = step.stopped_at,
+                updated_at = step.updated_at, live = step.live, transaction_id = step.transaction_id, due_at = step.due_at, body = step.body
+            FROM step
+            WHERE step.version > 1 AND sessions.session_id = step.session_id AND sessions.version = step.version - 1
+            RETURNING 1
+        )
+        SELECT evcharge_expect_rows((SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated), @expected)
         """;
 
     private static NpgsqlBatchCommand HeadsCommand(IReadOnlyList<SessionStep> steps)
@@ -112,8 +139,9 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
             live[i] = h.Live; tx[i] = h.TransactionId; presentation[i] = h.Presentation; due[i] = Utc(h.DueAt); bucket[i] = (short)h.Bucket;
             body[i] = steps[i].Body;
         }
-        var cmd = new NpgsqlBatchCommand(UpsertHeads);
+        var cmd = new NpgsqlBatchCommand(WriteHeads);
         var p = cmd.Parameters;
+        p.Add(new NpgsqlParameter<long>("expected", NpgsqlDbType.Bigint) { TypedValue = n });
         Array(p, "session_id", NpgsqlDbType.Text, id); Array(p, "version", NpgsqlDbType.Bigint, version);
         Array(p, "state", NpgsqlDbType.Text, state); Array(p, "charger_id", NpgsqlDbType.Text, charger);
         Array(p, "connector_id", NpgsqlDbType.Integer, connector); Array(p, "cpo_id", NpgsqlDbType.Text, cpo);
@@ -197,7 +225,7 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
     public async Task<StoredSession?> LoadAsync(string sessionId, CancellationToken ct = default)
     {
         await using var batch = _dataSource.CreateBatch();
-        var head = new NpgsqlBatchCommand("SELECT version, body FROM sessions WHERE session_id = @id");
+        var head = new NpgsqlBatchCommand("SELECT version, body, due_at FROM sessions WHERE session_id = @id");
         head.Parameters.AddWithValue("id", sessionId);
         var meters = new NpgsqlBatchCommand("SELECT ts, energy_wh FROM session_meter WHERE session_id = @id ORDER BY ts");
         meters.Parameters.AddWithValue("id", sessionId);
@@ -207,10 +235,11 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
         if (!await r.ReadAsync(ct)) return null;
         var version = r.GetInt64(0);
         var body = (byte[])r.GetValue(1);
+        DateTimeOffset? due = r.IsDBNull(2) ? null : new DateTimeOffset(r.GetDateTime(2), TimeSpan.Zero);
         await r.NextResultAsync(ct);
         var samples = new List<MeterSample>();
         while (await r.ReadAsync(ct)) samples.Add(new MeterSample(new DateTimeOffset(r.GetDateTime(0), TimeSpan.Zero), r.GetInt64(1)));
-        return new StoredSession(version, body, samples);
+        return new StoredSession(version, body, samples, due);
     }
 
     public async Task<IReadOnlyList<string>> DueAsync(DateTimeOffset now, int shard, int shards, int limit, CancellationToken ct = default)
@@ -289,6 +318,14 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
     {
         await using var cmd = _dataSource.CreateCommand();
         return await SessionStatisticsSql.ReadAsync(cmd, ct);
+    }
+
+    public async Task<IReadOnlyList<SessionActivity>> ActivityAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, TimeSpan utcOffset,
+        string? cpoId, CancellationToken ct = default)
+    {
+        await using var cmd = _dataSource.CreateCommand(SessionStatisticsSql.Activity("(extract(epoch from created_at) * 1000000)::bigint", cpoId is not null));
+        SessionStatisticsSql.AddActivityParameters(cmd, bucket, utcOffset, cpoId, from.UtcDateTime, to.UtcDateTime);
+        return await SessionStatisticsSql.ReadActivityAsync(cmd, bucket.Ticks / 10, utcOffset, ct);
     }
 
     private static DateTime Utc(DateTimeOffset t) => SessionCursor.Truncate(t).UtcDateTime;

@@ -30,11 +30,27 @@ public static class SessionProjection
     /// <summary>Live: the session holds its connector and its wallet (authorized, or charging).</summary>
     public static bool IsLive(SessionRecord s) => s.State is SessionState.Authorized or SessionState.Charging && s.WalletKey is not null;
 
-    public static SessionHead Head(string sessionId, long version, SessionRecord s, DateTimeOffset now, SessionRules rules) => new(
+    /// <param name="stored">The row this step replaces (state and due time), or null for a session's first step.</param>
+    public static SessionHead Head(string sessionId, long version, SessionRecord s, DateTimeOffset now, SessionRules rules,
+        (SessionState State, DateTimeOffset? DueAt)? stored = null) => new(
         sessionId, version, s.State, s.Start?.ChargerId, s.Start?.ConnectorId ?? 0, s.Start?.CpoId, s.WalletKey, s.Authorized,
         SessionMachine.Energy(s), s.Fee, s.Captured, s.Refunded, s.Debt, s.Start?.Payment.VehicleId is not null, FeeMismatch(s),
         s.AttentionReason ?? s.Reason, s.CreatedAt, s.StartedAt, s.StoppedAt, now,
-        IsLive(s), s.TransactionId, s.Start is { } start ? PresentationOf(start.Payment) : null, DueAt(s, now, rules), BucketOf(sessionId));
+        IsLive(s), s.TransactionId, s.Start is { } start ? PresentationOf(start.Payment) : null, StableDueAt(s, now, rules, stored), BucketOf(sessionId));
+
+    /// <summary>
+    /// The due time written with a step. Within one state it stays at the stored value while that is still ahead and no
+    /// later than the exact one (a charging session's meter values move its stop timeout, not its due time): the row's
+    /// indexed columns then do not change, so PostgreSQL updates it in place (a HOT update, no index writes). The sweeper
+    /// may tick such a session early; it finds nothing due and writes the exact time.
+    /// </summary>
+    public static DateTimeOffset? StableDueAt(SessionRecord s, DateTimeOffset now, SessionRules rules, (SessionState State, DateTimeOffset? DueAt)? stored)
+    {
+        var exact = DueAt(s, now, rules);
+        return stored is { } previous && previous.State == s.State && previous.DueAt is { } kept && exact is { } due && kept > now && kept <= due
+            ? kept
+            : exact;
+    }
 
     /// <summary>
     /// When the sweeper must look at the session next: a start or stop timeout, a hold nearing expiry, or a provider step

@@ -24,7 +24,9 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
         _connectionString = SqliteLedger.ToConnectionString(pathOrConnectionString);
-        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: 1);
+        // One writer: SQLite has one write lock per file. While it syncs a batch to the WAL the next one gathers.
+        _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: 1,
+            gather: PostgresSessionStore.DefaultGather, gatherTarget: 32);
     }
 
     public string ConnectionString => _connectionString;
@@ -155,15 +157,17 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         await using var tx = c.BeginTransaction(deferred: true); // head and samples from one snapshot
         await using var head = c.CreateCommand();
         head.Transaction = tx;
-        head.CommandText = "SELECT version, body FROM sessions WHERE session_id = $id";
+        head.CommandText = "SELECT version, body, due_at FROM sessions WHERE session_id = $id";
         head.Parameters.AddWithValue("$id", sessionId);
         long version;
         byte[] body;
+        DateTimeOffset? due;
         await using (var r = await head.ExecuteReaderAsync(ct))
         {
             if (!await r.ReadAsync(ct)) return null;
             version = r.GetInt64(0);
             body = (byte[])r.GetValue(1);
+            due = r.IsDBNull(2) ? null : SessionCursor.FromMicros(r.GetInt64(2));
         }
         await using var meters = c.CreateCommand();
         meters.Transaction = tx;
@@ -172,7 +176,7 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         var samples = new List<MeterSample>();
         await using (var r = await meters.ExecuteReaderAsync(ct))
             while (await r.ReadAsync(ct)) samples.Add(new MeterSample(SessionCursor.FromMicros(r.GetInt64(0)), r.GetInt64(1)));
-        return new StoredSession(version, body, samples);
+        return new StoredSession(version, body, samples, due);
     }
 
     public Task<IReadOnlyList<string>> DueAsync(DateTimeOffset now, int shard, int shards, int limit, CancellationToken ct = default) =>
@@ -215,6 +219,16 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
         return await SessionStatisticsSql.ReadAsync(cmd, ct);
     }
 
+    public async Task<IReadOnlyList<SessionActivity>> ActivityAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, TimeSpan utcOffset,
+        string? cpoId, CancellationToken ct = default)
+    {
+        await using var c = await OpenReaderAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = SessionStatisticsSql.Activity("created_at", cpoId is not null);
+        SessionStatisticsSql.AddActivityParameters(cmd, bucket, utcOffset, cpoId, Micros(from), Micros(to));
+        return await SessionStatisticsSql.ReadActivityAsync(cmd, bucket.Ticks / 10, utcOffset, ct);
+    }
+
     private async Task<IReadOnlyList<T>> ReadAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken ct, params object[] args)
     {
         await using var c = await OpenReaderAsync(ct);
@@ -249,27 +263,13 @@ public sealed class SqliteSessionStore : ISessionStore, ISessionIndex, ISessionS
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_writer is { State: System.Data.ConnectionState.Open }) return _writer;
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        // synchronous=FULL: these are payments, a committed step must survive a power cut, not only a process crash.
-        // busy_timeout: SQLite's own busy handler, which waits in short steps while another writer of the file (Orleans'
-        // storage of chargers and CPOs, the migrator) holds the lock, instead of failing or sleeping long.
-        await using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
-        await pragma.ExecuteNonQueryAsync(ct);
-        _writer = c;
-        return c;
+        return _writer = await SqliteConnections.OpenWriterAsync(_connectionString, ct);
     }
 
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
+    private Task<SqliteConnection> OpenReaderAsync(CancellationToken ct)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var c = new SqliteConnection(_connectionString);
-        await c.OpenAsync(ct);
-        await using var pragma = c.CreateCommand();
-        pragma.CommandText = "PRAGMA busy_timeout=30000;";
-        await pragma.ExecuteNonQueryAsync(ct);
-        return c;
+        return SqliteConnections.OpenReaderAsync(_connectionString, ct);
     }
 
     public async ValueTask DisposeAsync()

@@ -178,6 +178,7 @@ public static class LoadScenarios
         var (fleet, pgBefore, journalsBefore) = await PrepareChargingFleetAsync(ctx, n);
 
         ctx.MeasureFrom = DateTimeOffset.UtcNow;
+        var costs = await ChargeCosts.StartAsync(ctx.Target, ctx.Token);
         var inflight = new InFlight();
         await using (ctx.Progress("arrivals"))
             await ArrivalsAsync(ctx, rate, duration, "charge", () => LaunchCharge(ctx, profile, inflight));
@@ -195,6 +196,7 @@ public static class LoadScenarios
         ctx.Figures["drain.seconds"] = Math.Round(drain.Elapsed.TotalSeconds, 1);
         ctx.Figures["chargers"] = n;
         ctx.Figures["chargers.connected-end"] = fleet.Connected;
+        await costs.ReportAsync(ctx.Figures, completed, ctx.Token);
         await DurableWritesAsync(ctx, pgBefore, journalsBefore, completed);
     }
 
@@ -210,6 +212,7 @@ public static class LoadScenarios
         var (fleet, pgBefore, journalsBefore) = await PrepareChargingFleetAsync(ctx, n);
 
         ctx.MeasureFrom = DateTimeOffset.UtcNow;
+        var costs = await ChargeCosts.StartAsync(ctx.Target, ctx.Token);
         var inflight = new InFlight();
         await using (ctx.Progress("mixed"))
         {
@@ -229,6 +232,7 @@ public static class LoadScenarios
         ctx.Figures["authorizations.declined"] = ctx.Metrics.Counter("authorizations.declined");
         ctx.Figures["operator-reads"] = ctx.Metrics.Counter("operator-reads");
         ctx.Figures["operations.per-second"] = Math.Round((completed + ctx.Metrics.Counter("authorizations.declined") + ctx.Metrics.Counter("operator-reads")) / duration.TotalSeconds, 1);
+        await costs.ReportAsync(ctx.Figures, completed, ctx.Token);
         ctx.Notes.Add("Operator reads go to the charger and session grains through the Orleans client (charger view, session view, wallet at the sandbox); switch to the REST facade's /api/v1 reads once issue 5 lands.");
         await DurableWritesAsync(ctx, pgBefore, journalsBefore, completed);
     }

@@ -6,7 +6,6 @@ using EvCharge.LoadTests.Reporting;
 using EvCharge.Payments;
 using EvCharge.Sessions;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using Orleans.Serialization;
 
 namespace EvCharge.LoadTests.Scenarios;
@@ -49,10 +48,7 @@ public static class StoreBench
         await using var acks = ackFile is null ? null : new StreamWriter(ackFile, append: true) { AutoFlush = true };
         var ackGate = new object();
 
-        var pgStats = pg is null ? null : new PgStats(pg);
-        (long Commits, long? Statements)? before = pgStats is null ? null : await pgStats.ReadAsync(ct);
-        var pgCpu = pg is null ? null : CpuMeter.PostmasterOnPort(new NpgsqlConnectionStringBuilder(pg).Port) is { } pm ? CpuMeter.ForPostgres(pm) : null;
-        var ownCpu = CpuMeter.ForProcess(Environment.ProcessId);
+        var costs = await ChargeCosts.StartAsync(pg, [("store-bench (decisions, serializer, store client)", Environment.ProcessId)], ct);
         var commitsBefore = store.Counters.Commits;
         var statementsBefore = store.Counters.Statements;
         var started = Stopwatch.GetTimestamp();
@@ -80,16 +76,18 @@ public static class StoreBench
             var rules = SessionRules.From(new EvChargeOptions());
             var state = new SessionRecord();
             var version = 0L;
+            DateTimeOffset? due = null;
             var t = DateTimeOffset.UtcNow;
             async Task Step(SessionCommand command)
             {
                 var decision = SessionMachine.Decide(sessionId, state, command, t, rules);
-                var head = SessionProjection.Head(sessionId, version + 1, decision.Next, t, rules);
+                var head = SessionProjection.Head(sessionId, version + 1, decision.Next, t, rules, version == 0 ? null : (state.State, due));
                 var begin = Metrics.Now;
                 await store.CommitAsync(new SessionStep(head, serializer.SerializeToArray(decision.Next with { Samples = [] }), decision.NewSamples, decision.Journals), ct);
                 metrics.Record("step-commit", begin);
                 state = decision.Next;
                 version++;
+                due = head.DueAt;
                 if (acks is not null) lock (ackGate) acks.WriteLine($"{sessionId} {version}");
             }
             var start = new SessionStart($"SB-{n % 5_000}", 1, "cpo-bench", Tariff.Flat("std", 300), 30_000, new Commission(1_000, 0),
@@ -127,16 +125,8 @@ public static class StoreBench
             ["store commits per charge"] = (store.Counters.Commits - commitsBefore) / (double)done,
             ["store statements per charge (BEGIN/COMMIT excluded)"] = (store.Counters.Statements - statementsBefore) / (double)done,
             ["steps per commit"] = steps / (double)Math.Max(1, store.Counters.Commits),
-            ["core-ms per charge, this process (machine, serializer, store client)"] = ownCpu.ElapsedCoreMs / done,
         };
-        if (pgCpu is not null) figures["core-ms per charge, PostgreSQL (all its processes)"] = pgCpu.ElapsedCoreMs / done;
-        if (pgStats is not null && before is not null)
-        {
-            var after = await pgStats.ReadAsync(CancellationToken.None);
-            figures["PostgreSQL commits per charge (pg_stat_database)"] = (after.Commits - before.Value.Commits) / (double)done;
-            if (after.Statements is { } s1 && before.Value.Statements is { } s0)
-                figures["PostgreSQL statements per charge (pg_stat_statements)"] = (s1 - s0) / (double)done;
-        }
+        await costs.ReportAsync(figures, done, CancellationToken.None);
         var report = new RunReport
         {
             Scenario = "store-bench", RunId = runId, StartedAt = DateTimeOffset.UtcNow.AddSeconds(-seconds), MeasuredSeconds = seconds,
@@ -147,26 +137,5 @@ public static class StoreBench
         if (!options.Has("quiet")) Console.WriteLine(report.ToMarkdown());
         Console.WriteLine($"report: {report.Write(options.Get("reports", Path.Combine("load-tests", "reports")))}");
         return report;
-    }
-
-    /// <summary>pg_stat_database commits of the benchmark's database, and pg_stat_statements calls when the extension is there.</summary>
-    private sealed class PgStats(string connectionString)
-    {
-        public async Task<(long Commits, long? Statements)> ReadAsync(CancellationToken ct)
-        {
-            await using var c = new NpgsqlConnection(connectionString);
-            await c.OpenAsync(ct);
-            await using var cmd = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", c);
-            var commits = (long)(await cmd.ExecuteScalarAsync(ct))!;
-            long? statements = null;
-            try
-            {
-                await using var s = new NpgsqlCommand(
-                    "SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())", c);
-                statements = (long)(await s.ExecuteScalarAsync(ct))!;
-            }
-            catch (PostgresException) { } // the extension is not installed: statements are not counted by the server
-            return (commits, statements);
-        }
     }
 }

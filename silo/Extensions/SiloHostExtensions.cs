@@ -51,7 +51,8 @@ public static class SiloHostExtensions
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = DefaultResponseTimeout);
             silo.Configure<SiloMessagingOptions>(config.GetSection("Silo:Messaging"));
             silo.Configure<ClusterMembershipOptions>(config.GetSection("Silo:Membership"));
-            silo.AddActivityPropagation(); // grain calls join the caller's trace (TelemetryExtensions)
+            // Grain calls join the caller's trace; the filters run on every call, so only when spans are recorded.
+            if (TelemetryExtensions.TracingEnabled(config)) silo.AddActivityPropagation();
             if (config.GetValue("Dashboard:Enabled", true)) silo.AddDashboard(); // not under "Orleans": Orleans reads that section for providers
             if (profile.Provider == StorageProvider.Postgres)
             {

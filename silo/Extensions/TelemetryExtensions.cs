@@ -12,8 +12,9 @@ namespace EvCharge.Silo.Extensions;
 /// <summary>
 /// OpenTelemetry for the silo: traces from EvCharge's ActivitySource, Orleans grain calls (with
 /// <c>AddActivityPropagation</c> on the silo, see <see cref="SiloHostExtensions"/>), ASP.NET Core and HttpClient
-/// (the wallet provider calls); metrics from the "EvCharge" meter plus sessions by state. OTLP export when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; Prometheus scrape at <c>/metrics</c>.
+/// (the wallet provider calls), recorded when an OTLP endpoint (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>) or
+/// <c>Telemetry:Tracing</c> asks for them, sampled by <c>Telemetry:TraceSampleRatio</c>; metrics from the "EvCharge"
+/// meter plus sessions by state, always, with a Prometheus scrape at <c>/metrics</c>.
 /// </summary>
 public static class TelemetryExtensions
 {
@@ -23,9 +24,21 @@ public static class TelemetryExtensions
     public static WebApplicationBuilder AddEvChargeTelemetry(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SessionStateGauge>();
+        var config = builder.Configuration;
+        var exporting = Exporting(config);
         var otel = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "evcharge-silo"))
-            .WithTracing(t => t
+            .ConfigureResource(r => r.AddService(config["OTEL_SERVICE_NAME"] ?? "evcharge-silo"))
+            .WithMetrics(m => m
+                .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName, EvCharge.ChargerBridge.Mqtt.BrokerTelemetry.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddPrometheusExporter());
+        // Spans cost on every OCPP frame and grain call, so they are recorded only where they go somewhere (an OTLP
+        // endpoint, or Telemetry:Tracing=true for an exporter added in code), and then for the share of traces that
+        // Telemetry:TraceSampleRatio names (default all); a sampled charger frame carries its decision to the grains.
+        if (TracingEnabled(config))
+            otel.WithTracing(t => t
+                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(config.GetValue("Telemetry:TraceSampleRatio", 1.0))))
                 .AddSource(EvChargeTelemetry.Name)
                 .AddSource(EvCharge.ChargerBridge.Ocpp.OcppDispatcher.ActivitySourceName)
                 .AddSource(OrleansSources)
@@ -34,16 +47,15 @@ public static class TelemetryExtensions
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
                     !ctx.Request.Path.StartsWithSegments("/metrics") && !ctx.Request.Path.StartsWithSegments("/health")
                     && !ctx.Request.Path.StartsWithSegments(EvCharge.ChargerBridge.WebSockets.OcppWebSocketOptions.PathPrefix))
-                .AddHttpClientInstrumentation())
-            .WithMetrics(m => m
-                .AddMeter(EvChargeTelemetry.Name, SessionStateGauge.MeterName, EvCharge.ChargerBridge.Mqtt.BrokerTelemetry.MeterName)
-                .AddAspNetCoreInstrumentation()
-                .AddHttpClientInstrumentation()
-                .AddPrometheusExporter());
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-            otel.UseOtlpExporter();
+                .AddHttpClientInstrumentation());
+        if (exporting) otel.UseOtlpExporter();
         return builder;
     }
+
+    private static bool Exporting(IConfiguration config) => !string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
+    /// <summary>Spans are recorded: an OTLP endpoint is configured, or Telemetry:Tracing=true.</summary>
+    public static bool TracingEnabled(IConfiguration config) => Exporting(config) || config.GetValue("Telemetry:Tracing", false);
 
     public static WebApplication MapEvChargeTelemetry(this WebApplication app)
     {

@@ -68,10 +68,10 @@ public class ApiHost : IAsyncLifetime
         foreach (var kv in Storage()) settings[kv.Key] = kv.Value;
         builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        Configure(builder); // before the silo reads its configuration
         builder.AddEvChargeSilo();
         // Short watchdog so retries run within a test (not via "Orleans:Reminders": Orleans reads that section as a provider).
         builder.Services.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
-        Configure(builder);
         App = builder.Build();
         App.MapEvChargeSilo();
         await App.StartAsync();

@@ -18,8 +18,11 @@ public sealed class TracedApiHost : ApiHost
     public static readonly ActivitySource Source = new(TestSource);
     public List<Activity> Spans { get; } = [];
 
-    protected override void Configure(WebApplicationBuilder builder) =>
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        builder.Configuration["Telemetry:Tracing"] = "true"; // an exporter added in code, not an OTLP endpoint
         builder.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddSource(TestSource).AddInMemoryExporter(Spans));
+    }
     // The bridge's frame handler is driven by the test in this process, so its source is the one the silo registers.
 
     public Activity[] Snapshot() { lock (Spans) return [.. Spans]; }

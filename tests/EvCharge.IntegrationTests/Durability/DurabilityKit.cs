@@ -201,7 +201,9 @@ internal sealed class DurableCharger : IAsyncDisposable
     public string ChargerId { get; }
     public int Reconnects { get; private set; }
     public int InternalErrors { get; private set; }
-    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Attempts that got no answer in time (the server gone, restarting, or stuck behind its database).</summary>
+    public int Unanswered { get; private set; }
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public static async Task<DurableCharger> ConnectAsync(int port, string chargerId, TimeSpan timeout) =>
         new(port, chargerId, await ConnectInnerAsync(port, chargerId, DateTime.UtcNow + timeout));
@@ -253,6 +255,7 @@ internal sealed class DurableCharger : IAsyncDisposable
                                            or InvalidOperationException or OperationCanceledException)
             {
                 last = ex; // no answer (server gone or restarting) or the publish failed on a dropping connection: send again
+                Unanswered++;
                 await Task.Delay(200);
             }
         }

@@ -22,6 +22,13 @@ public sealed class PostgresServer : IAsyncLifetime
     private int _databases;
 
     public int Port { get; private set; }
+
+    /// <summary>
+    /// Commits are acknowledged only once their WAL is written (synchronous_commit on), as in production: for tests that
+    /// SIGKILL the server and count on every acknowledged commit surviving. fsync stays off: the machine does not crash.
+    /// </summary>
+    public bool DurableCommits { get; init; }
+    private string? _startOptions;
     public string Host => "127.0.0.1";
     public string DataDirectory => Path.Combine(_root!, "data");
     public string SocketDirectory => _root!;
@@ -57,12 +64,13 @@ public sealed class PostgresServer : IAsyncLifetime
             // CI disk. The durability the product relies on is PostgreSQL's default, which production keeps.
             var options = string.Join(' ',
                 $"-p {Port}", $"-k {SocketDirectory}", "-c listen_addresses=127.0.0.1",
-                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+                "-c fsync=off", DurableCommits ? "-c synchronous_commit=on" : "-c synchronous_commit=off", "-c full_page_writes=off",
                 "-c max_connections=400", "-c shared_buffers=64MB", "-c log_min_messages=warning");
             try
             {
                 await RunAsync(Path.Combine(_bin, "pg_ctl"),
                     $"-D {DataDirectory} -l {Path.Combine(_root, "server.log")} -o \"{options}\" -w -t 60 start", asPostgres: asRoot);
+                _startOptions = options;
                 break;
             }
             catch (InvalidOperationException) when (attempt < 3)
@@ -71,6 +79,34 @@ public sealed class PostgresServer : IAsyncLifetime
             }
         }
         AppDomain.CurrentDomain.ProcessExit += (_, _) => StopQuietly();
+    }
+
+    /// <summary>SIGKILL to the postmaster and every backend at once: the server dies as in a crash, mid-transaction.</summary>
+    public async Task KillAsync()
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First());
+        var children = Directory.EnumerateDirectories("/proc")
+            .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
+            .Where(pid => pid > 0 && ParentOf(pid) == postmaster).ToList();
+        foreach (var pid in children.Prepend(postmaster))
+            try { System.Diagnostics.Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
+        for (var i = 0; i < 100 && Directory.Exists($"/proc/{postmaster}"); i++) await Task.Delay(50);
+        NpgsqlConnection.ClearAllPools();
+    }
+
+    /// <summary>Starts the killed server again on the same data and port; PostgreSQL recovers from its WAL.</summary>
+    public Task StartAgainAsync() =>
+        RunAsync(Path.Combine(_bin!, "pg_ctl"), $"-D {DataDirectory} -l {Path.Combine(_root!, "server.log")} -o \"{_startOptions}\" -w -t 60 start",
+            asPostgres: Environment.UserName == "root");
+
+    private static int? ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        }
+        catch (IOException) { return null; }
     }
 
     /// <summary>Creates an empty database and returns a connection string to it.</summary>

@@ -162,11 +162,17 @@ public sealed class ConsoleHost : ApiHost
         return (context, page);
     }
 
-    /// <summary>docs/images in the repository this test was built from: the console's screenshots are documentation.</summary>
+    /// <summary>
+    /// Where the browser tests save their screenshots: docs/images in the repository this test was built from when
+    /// <c>EVCHARGE_UPDATE_SCREENSHOTS=1</c> (scripts/update-screenshots.sh; the screenshots are documentation), otherwise a
+    /// directory of the test run, so an ordinary test run leaves the working tree as it was.
+    /// </summary>
     public static string ImagesDirectory
     {
         get
         {
+            if (Environment.GetEnvironmentVariable("EVCHARGE_UPDATE_SCREENSHOTS") != "1")
+                return Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "evcharge-screenshots")).FullName;
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
                 if (File.Exists(Path.Combine(dir.FullName, "Orleans.EvCharge.sln")))
                     return Directory.CreateDirectory(Path.Combine(dir.FullName, "docs", "images")).FullName;

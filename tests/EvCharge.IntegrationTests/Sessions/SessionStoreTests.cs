@@ -177,6 +177,42 @@ public sealed class SessionStoreTests(PostgresServer postgres) : IAsyncLifetime
         Assert.Null(await db.Store.LoadAsync("R-NONE"));
     }
 
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task Activity_is_aggregated_by_korean_hour_and_day_counting_started_charges_and_net_revenue(string provider)
+    {
+        var db = await OpenAsync(provider);
+        await using var _ = db.Owner;
+        var kst = TimeSpan.FromHours(9);
+        var now = new DateTimeOffset(2026, 11, 29, 1, 30, 0, TimeSpan.Zero); // 10:30 KST
+        async Task Add(string id, DateTimeOffset created, bool started, long wh, long captured, long refunded, string cpo = "cpo-store")
+        {
+            var step = Step(id, 1, "sandbox:" + id, withMoney: false);
+            await db.Store.CommitAsync(step with
+            {
+                Head = step.Head with { CreatedAt = created, StartedAt = started ? created : null, EnergyWh = wh, Captured = captured, Refunded = refunded, CpoId = cpo },
+            });
+        }
+        await Add("A1", now.AddMinutes(-10), true, 5_000, 1_500, 500);  // 10:xx KST today
+        await Add("A2", now.AddMinutes(-15), false, 0, 0, 0);            // never started: not a charge
+        await Add("A3", now.AddHours(-3), true, 2_000, 600, 0);         // 07:xx KST today
+        await Add("A4", now.AddHours(-24), true, 1_000, 300, 0);        // 10:xx KST yesterday
+        await Add("A5", now.AddMinutes(-5), true, 4_000, 1_200, 0, "cpo-other");
+
+        var hours = await ((ISessionStatistics)db.Store).ActivityAsync(now.AddHours(-23.5), now, TimeSpan.FromHours(1), kst, "cpo-store");
+        Assert.Equal([new DateTimeOffset(2026, 11, 29, 7, 0, 0, kst), new DateTimeOffset(2026, 11, 29, 10, 0, 0, kst)], hours.Select(h => h.Start));
+        Assert.Equal([1L, 1L], hours.Select(h => h.Charges));
+
+        var days = await ((ISessionStatistics)db.Store).ActivityAsync(now.AddDays(-2), now, TimeSpan.FromDays(1), kst, "cpo-store");
+        var today = Assert.Single(days, d => d.Start == new DateTimeOffset(2026, 11, 29, 0, 0, 0, kst));
+        Assert.Equal((2, 7_000, 1_600), (today.Charges, today.EnergyWh, today.Revenue)); // 1,500 - 500 + 600
+        Assert.Equal((1, 1_000, 300), days.Single(d => d.Start == new DateTimeOffset(2026, 11, 28, 0, 0, 0, kst)) is var y ? (y.Charges, y.EnergyWh, y.Revenue) : default);
+
+        var everyone = await ((ISessionStatistics)db.Store).ActivityAsync(now.AddDays(-2), now, TimeSpan.FromDays(1), kst, null);
+        Assert.Equal(3, everyone.Single(d => d.Start.Day == 29).Charges); // the other CPO's charge counts for the operator
+    }
+
     /// <summary>
     /// The storage benchmark runs as its own process and is killed (SIGKILL) while batches are in flight. Every step it
     /// acknowledged is in the database, and every session is exactly the sum of whole steps: the head's version says

@@ -65,3 +65,45 @@ public sealed class GroupCommitTests
         Assert.Throws<ObjectDisposedException>(() => { _ = group.WriteAsync(99); });
     }
 }
+
+public sealed class GroupCommitGatherTests
+{
+    [Fact]
+    public async Task A_writer_that_finds_few_items_waits_its_gather_time_for_more_and_commits_them_together()
+    {
+        var batches = new List<int[]>();
+        await using var group = new GroupCommit<int, int>((items, _) =>
+        {
+            lock (batches) batches.Add(items.ToArray());
+            return Task.FromResult<IReadOnlyList<int>>(items.Select(i => i * 10).ToList());
+        }, maxBatch: 100, writers: 1, gather: TimeSpan.FromSeconds(1), gatherTarget: 5);
+
+        var first = group.WriteAsync(1); // alone in the queue: the writer waits up to a second for company
+        await Task.Delay(100);
+        Assert.False(first.IsCompleted); // not committed yet, so not acknowledged either
+        var later = Enumerable.Range(2, 3).Select(i => group.WriteAsync(i)).ToList();
+
+        Assert.Equal(10, await first);
+        var laterResults = await Task.WhenAll(later);
+        Assert.Equal(new[] { 20, 30, 40 }, laterResults);
+        Assert.Equal([1, 2, 3, 4], Assert.Single(batches));
+    }
+
+    [Fact]
+    public async Task A_batch_that_reaches_its_gather_target_commits_without_waiting()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = new List<int[]>();
+        await using var group = new GroupCommit<int, int>(async (items, _) =>
+        {
+            await gate.Task;
+            lock (batches) batches.Add(items.ToArray());
+            return items.ToList();
+        }, maxBatch: 100, writers: 1, gather: TimeSpan.FromMinutes(10), gatherTarget: 3);
+
+        var writes = Enumerable.Range(1, 3).Select(i => group.WriteAsync(i)).ToList(); // three at once: the target
+        gate.SetResult();
+        var results = await Task.WhenAll(writes).WaitAsync(TimeSpan.FromSeconds(30)); // not the ten-minute gather
+        Assert.Equal(new[] { 1, 2, 3 }, results);
+    }
+}

@@ -28,22 +28,17 @@ public class ConsoleLogicTests
         Assert.Equal(new FleetCounts(4, 3, 1, 1, 1), counts);
     }
 
-    private static SessionSummary Session(DateTimeOffset created, bool started, long wh = 0, long captured = 0, long refunded = 0) => new(
-        "S" + created.Ticks, SessionState.Settled, "CP", 1, "cpo", null, 30_000, wh, captured, captured, refunded, 0, false, false, null,
-        created, started ? created : null, null, created);
-
     [Fact]
-    public void Charts_bucket_by_korean_hour_and_day_count_only_started_charges_and_net_out_refunds()
+    public void Charts_lay_the_stores_buckets_on_24_korean_hours_and_14_days_with_empty_ones_as_zero()
     {
         var now = new DateTimeOffset(2026, 11, 29, 1, 30, 0, TimeSpan.Zero); // 10:30 KST
         var data = ChargeCharts.Build(
-        [
-            Session(now.AddMinutes(-10), started: true, wh: 5_000, captured: 1_500, refunded: 500), // 10:xx KST today
-            Session(now.AddMinutes(-15), started: false),                                           // never started: not a charge
-            Session(now.AddHours(-3), started: true, wh: 2_000, captured: 600),                     // 07:xx KST today
-            Session(now.AddHours(-24), started: true, wh: 1_000, captured: 300),                    // 10:xx KST yesterday: out of the 24 hours
-            Session(now.AddDays(-20), started: true, wh: 9_000, captured: 2_700),                   // out of both windows
-        ], now);
+            [new SessionActivity(new DateTimeOffset(2026, 11, 29, 10, 0, 0, Kst), 1, 5_000, 1_000),
+             new SessionActivity(new DateTimeOffset(2026, 11, 29, 7, 0, 0, Kst), 1, 2_000, 600),
+             new SessionActivity(new DateTimeOffset(2026, 11, 28, 10, 0, 0, Kst), 1, 1_000, 300)], // 24 hours ago: out of the window
+            [new SessionActivity(new DateTimeOffset(2026, 11, 29, 0, 0, 0, Kst), 2, 7_000, 1_600),
+             new SessionActivity(new DateTimeOffset(2026, 11, 28, 0, 0, 0, Kst), 1, 1_000, 300)],
+            now);
 
         Assert.Equal(24, data.ChargesPerHour.Count);
         Assert.Equal(ChargeCharts.Days, data.EnergyWhPerDay.Count);
@@ -54,8 +49,10 @@ public class ConsoleLogicTests
         Assert.Equal("11-29", data.EnergyWhPerDay[^1].Label);
         Assert.Equal(7_000, data.EnergyWhPerDay[^1].Value);
         Assert.Equal(1_000, data.EnergyWhPerDay[^2].Value);
-        Assert.Equal(1_600, data.RevenuePerDay[^1].Value); // 1,500 - 500 + 600
+        Assert.Equal(1_600, data.RevenuePerDay[^1].Value);
+        Assert.Equal(0, data.RevenuePerDay[0].Value);
         Assert.Equal(new DateTimeOffset(2026, 11, 16, 0, 0, 0, Kst), data.EnergyWhPerDay[0].Start);
+        Assert.Equal(3, data.Sessions);
     }
 
     [Fact]

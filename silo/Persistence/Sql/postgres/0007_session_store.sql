@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     bucket         smallint    NOT NULL,
     body           bytea       NOT NULL,
     CONSTRAINT pk_sessions PRIMARY KEY (session_id)
-);
+) WITH (fillfactor = 70); -- room on each page for the next version of a row: steps that change no indexed column stay HOT
 
 -- One open session per wallet: the wallet grain enforces it in memory, this index is the backstop.
 CREATE UNIQUE INDEX IF NOT EXISTS ux_sessions_live_wallet ON sessions (wallet_key) WHERE live;
@@ -55,6 +55,18 @@ CREATE TABLE IF NOT EXISTS session_meter (
     energy_wh   bigint      NOT NULL,
     CONSTRAINT pk_session_meter PRIMARY KEY (session_id, ts)
 );
+
+-- A group commit's guard. A batch of steps is one implicit transaction (one round trip, no BEGIN/COMMIT statements):
+-- if its head upsert did not write every step's row (some step was not at the version after the stored one), this
+-- raises and the whole batch rolls back; the store then writes the steps one by one, so only that step fails.
+CREATE OR REPLACE FUNCTION evcharge_expect_rows(written bigint, expected bigint) RETURNS bigint LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF written <> expected THEN
+        RAISE EXCEPTION 'session steps at an unexpected version: % of % written', written, expected USING ERRCODE = 'EV409';
+    END IF;
+    RETURN written;
+END
+$fn$;
 
 -- The session list used to be a projection of its own; the session rows are the list now.
 DROP TABLE IF EXISTS session_index;
