@@ -36,7 +36,8 @@ public static class DriverExtensions
         {
             if (o.PublicBaseUrl is not null) return;
             var first = (builder.Configuration["Urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
-            if (first is not null && Uri.TryCreate(first.Replace("://*", "://localhost").Replace("://+", "://localhost"), UriKind.Absolute, out var url))
+            // Port 0 (a test host's "any free port") is no address: the pages then use the request's own.
+            if (first is not null && Uri.TryCreate(first.Replace("://*", "://localhost").Replace("://+", "://localhost"), UriKind.Absolute, out var url) && url.Port != 0)
                 o.PublicBaseUrl = url;
         });
         services.AddSingleton<DriverLinks>();
