@@ -7,6 +7,7 @@
 #     with `npm ci` when tests/interop/node_modules is missing or older than the lock file
 #   - chromium and a font (fonts-dejavu-core): the operators' console tests drive Debian's headless Chromium
 #     through Playwright (its own browser download cannot be used); without a font every label renders as boxes
+#   - a Korean font (fonts-nanum): the drivers' page is in Korean, and its screenshots in docs/ must be readable
 # Idempotent: when everything is present it changes nothing and does not touch the network.
 # apt-get update runs at most once, and only if something must be installed. Runs as root (CI) or via sudo.
 set -euo pipefail
@@ -28,6 +29,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+[[ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ]] || missing+=(fonts-nanum)
 
 # The interop client's packages, exactly as locked; only when missing or stale, so a green machine stays offline.
 interop_packages() {
@@ -40,7 +42,7 @@ interop_packages() {
 }
 
 if ((${#missing[@]} == 0)); then
-  echo "ensure-deps: postgresql server binaries, mosquitto, node, npm and chromium are present"
+  echo "ensure-deps: postgresql server binaries, mosquitto, node, npm, chromium and its fonts are present"
   interop_packages
   exit 0
 fi

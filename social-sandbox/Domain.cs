@@ -9,7 +9,8 @@ public sealed record Wallet(
     string WalletId, string? Owner, string WalletRef, long Balance, long? PerPaymentLimit, bool Blocked,
     DateTimeOffset CreatedAt);
 
-public sealed record PaymentCode(string Code, string WalletId, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt);
+/// <param name="CheckoutId">Issued by a checkout's approval: good only for that checkout's order and amount.</param>
+public sealed record PaymentCode(string Code, string WalletId, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt, string? CheckoutId = null);
 
 public sealed record BillingKey(
     string Key, string WalletId, string? VehicleId, long? PerChargeLimit, long? DailyLimit,

@@ -20,6 +20,7 @@ public static class SandboxApi
         MapAuthorizations(v1.MapGroup("/authorizations"), rt);
         MapPayments(v1, rt);
         MapFaults(v1.MapGroup("/faults"), rt);
+        CheckoutApi.Map(root, v1, rt);
         return endpoints;
     }
 

@@ -11,7 +11,7 @@ namespace EvCharge.SocialSandbox;
 /// can never be captured and voided at once, a balance never goes below its holds). Every change is journaled
 /// before the lock is released, and receipts are handed to the phones' streams in the same critical section.
 /// </summary>
-public sealed class SandboxStore : IDisposable
+public sealed partial class SandboxStore : IDisposable
 {
     private const string Digits = "0123456789";
     private const string Alnum = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -166,6 +166,7 @@ public sealed class SandboxStore : IDisposable
                 if (!_codes.TryGetValue(body.PaymentCode, out code)) return Decline("unknown_code", "the payment code is not known");
                 if (code.UsedAt is not null) return Decline("code_used", "the payment code was already used");
                 if (code.ExpiresAt <= now) return Decline("code_expired", "the payment code has expired; show a fresh one");
+                if (CheckoutMismatch(code, body) is { } mismatch) return Decline("checkout_mismatch", mismatch);
                 wallet = _wallets[code.WalletId];
             }
             else
@@ -558,6 +559,7 @@ public sealed class SandboxStore : IDisposable
                 case "remit": var e = v.Deserialize<RemittanceEntry>(o)!; Add(_remittances, e.PayeeAccount, e); break;
                 case "receipt": var r = v.Deserialize<Receipt>(o)!; Add(_receipts, r.WalletId, r); break;
                 case "idem": var i = v.Deserialize<IdempotencyRecord>(o)!; _idempotency[i.Key] = i; break;
+                case "checkout": IndexCheckout(v.Deserialize<Checkout>(o)!); break;
             }
         }
         journal.Compact(Snapshot());
@@ -572,6 +574,7 @@ public sealed class SandboxStore : IDisposable
         foreach (var e in _remittances.Values.SelectMany(x => x)) yield return ("remit", e);
         foreach (var r in _receipts.Values.SelectMany(x => x)) yield return ("receipt", r);
         foreach (var i in _idempotency.Values) yield return ("idem", i);
+        foreach (var co in _checkouts.Values) yield return ("checkout", co);
     }
 
     public void Dispose()

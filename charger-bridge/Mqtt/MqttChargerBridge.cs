@@ -289,7 +289,7 @@ public sealed class MqttChargerBridge : BackgroundService, IChargerLink, ICharge
             throw new InvalidOperationException("The charger bridge is not connected to its broker");
         var messageId = OcppPendingCalls.NewMessageId();
         var frame = OcppFrameWriter.Call(messageId, command.Action, command.PayloadJson);
-        _pendingCalls.Add(messageId, chargerId, command.Action);
+        _pendingCalls.Add(messageId, chargerId, command.Action, command.Reference);
         await PublishAsync(chargerId, frame);
         _logger.LogInformation("Sent {Action} {MessageId} to charger {ChargerId}", command.Action, messageId, chargerId);
     }

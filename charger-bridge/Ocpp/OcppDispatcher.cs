@@ -59,10 +59,10 @@ public sealed class OcppDispatcher
                 case OcppMessageType.Call:
                     return await HandleCallAsync(chargerId, frame);
                 case OcppMessageType.CallResult:
-                    HandleCallResult(chargerId, frame);
+                    await HandleCallResult(chargerId, frame);
                     return null;
                 default:
-                    HandleCallError(chargerId, frame);
+                    await HandleCallError(chargerId, frame);
                     return null;
             }
         }
@@ -217,12 +217,31 @@ public sealed class OcppDispatcher
         w.WriteEndObject();
     }
 
-    private void HandleCallResult(string chargerId, OcppFrame frame)
+    private async ValueTask HandleCallResult(string chargerId, OcppFrame frame)
     {
         var call = _pendingCalls.Complete(chargerId, frame.MessageId);
         if (call is null)
         {
             _logger.LogInformation("Charger {ChargerId} answered unknown or expired call {MessageId}", chargerId, frame.MessageId);
+            return;
+        }
+
+        if (call.Action == A.RemoteStartTransaction)
+        {
+            // The session waits on this answer: a refusal voids its hold at once (ChargerGrain.RemoteStart.cs).
+            string status;
+            try
+            {
+                status = OcppRequests.RemoteStartTransactionResult(frame.Payload);
+            }
+            catch (OcppException e)
+            {
+                _logger.LogWarning("Charger {ChargerId} sent an invalid RemoteStartTransaction answer {MessageId}: {Description}",
+                    chargerId, frame.MessageId, e.Description);
+                status = "Invalid";
+            }
+            _logger.LogInformation("Charger {ChargerId} answered RemoteStartTransaction {MessageId}: {Status}", chargerId, frame.MessageId, status);
+            if (call.Reference is { } session) await TellRemoteStart(chargerId, session, status == "Accepted", status);
             return;
         }
 
@@ -243,10 +262,25 @@ public sealed class OcppDispatcher
         _logger.LogInformation("Charger {ChargerId} answered {Action} {MessageId}", chargerId, call.Action, frame.MessageId);
     }
 
-    private void HandleCallError(string chargerId, OcppFrame frame)
+    private async ValueTask HandleCallError(string chargerId, OcppFrame frame)
     {
         var call = _pendingCalls.Complete(chargerId, frame.MessageId);
         _logger.LogWarning("Charger {ChargerId} refused {Action} {MessageId}: {Code} {Description}",
             chargerId, call?.Action ?? "unknown call", frame.MessageId, frame.ErrorCode, frame.ErrorDescription);
+        if (call is { Action: A.RemoteStartTransaction, Reference: { } session })
+            await TellRemoteStart(chargerId, session, false, frame.ErrorCode ?? "CallError");
+    }
+
+    private async Task TellRemoteStart(string chargerId, string sessionId, bool accepted, string detail)
+    {
+        try
+        {
+            await _chargerGrain(chargerId).RemoteStartAnswered(sessionId, accepted, detail);
+        }
+        catch (Exception e)
+        {
+            // An answer needs no answer: the start deadline voids the hold if this is lost.
+            _logger.LogWarning(e, "Charger {ChargerId}: the RemoteStartTransaction answer for {Session} could not be passed on", chargerId, sessionId);
+        }
     }
 }

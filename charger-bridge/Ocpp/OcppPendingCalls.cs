@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace EvCharge.ChargerBridge.Ocpp;
 
 /// <summary>
-/// The server-initiated CALLs (RemoteStopTransaction) still waiting for the charger's CALLRESULT or CALLERROR.
+/// The server-initiated CALLs (RemoteStartTransaction, RemoteStopTransaction, DataTransfer) still waiting for the charger's CALLRESULT or CALLERROR.
 /// Answers are correlated by message id; unanswered entries expire so a silent charger cannot grow the table.
 /// </summary>
 public sealed class OcppPendingCalls(TimeProvider time)
@@ -15,17 +15,18 @@ public sealed class OcppPendingCalls(TimeProvider time)
 
     public OcppPendingCalls() : this(TimeProvider.System) { }
 
-    public sealed record PendingCall(string ChargerId, string Action, DateTimeOffset SentAt);
+    /// <param name="Reference">What the answer concerns (the session of a RemoteStartTransaction), from <c>ChargerCommand.Reference</c>.</param>
+    public sealed record PendingCall(string ChargerId, string Action, DateTimeOffset SentAt, string? Reference = null);
 
     public int Count => _calls.Count;
 
     /// <summary>A fresh OCPP message id (32 hex characters, within the 36-character limit).</summary>
     public static string NewMessageId() => Guid.NewGuid().ToString("N");
 
-    public void Add(string messageId, string chargerId, string action)
+    public void Add(string messageId, string chargerId, string action, string? reference = null)
     {
         if (_calls.Count >= SweepThreshold) Sweep();
-        _calls[messageId] = new PendingCall(chargerId, action, time.GetUtcNow());
+        _calls[messageId] = new PendingCall(chargerId, action, time.GetUtcNow(), reference);
     }
 
     /// <summary>Removes and returns the call an answer belongs to, if it came from the charger we sent it to.</summary>

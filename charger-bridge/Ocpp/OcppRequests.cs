@@ -101,6 +101,9 @@ public static class OcppRequests
         return new DataTransferRequest(vendorId, messageId, data);
     }
 
+    /// <summary>The charger's answer to our RemoteStartTransaction: "Accepted" or "Rejected".</summary>
+    public static string RemoteStartTransactionResult(JsonElement payload) => RemoteStopTransactionResult(payload);
+
     /// <summary>The charger's answer to our RemoteStopTransaction: "Accepted" or "Rejected".</summary>
     public static string RemoteStopTransactionResult(JsonElement payload)
     {

@@ -26,6 +26,7 @@ public static class OcppSchema
         public const string DiagnosticsStatusNotification = "DiagnosticsStatusNotification";
         public const string FirmwareStatusNotification = "FirmwareStatusNotification";
         public const string RemoteStopTransaction = "RemoteStopTransaction";
+        public const string RemoteStartTransaction = "RemoteStartTransaction";
     }
 
     /// <summary>OCPP 1.6 actions EvCharge knows but does not handle: answered with NotSupported, not NotImplemented.</summary>
@@ -34,7 +35,7 @@ public static class OcppSchema
         Actions.DiagnosticsStatusNotification, Actions.FirmwareStatusNotification,
         // Central-system-initiated actions a charger has no business sending to us.
         "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
-        "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
+        "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion", Actions.RemoteStartTransaction,
         Actions.RemoteStopTransaction, "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
         "UnlockConnector", "UpdateFirmware",
     };

@@ -277,7 +277,7 @@ internal sealed class OcppWebSocketConnection : IChargerLink
         if (IsClosing) throw new InvalidOperationException($"the WebSocket of charger {ChargerId} is closing");
         var messageId = OcppPendingCalls.NewMessageId();
         var frame = OcppFrameWriter.Call(messageId, command.Action, command.PayloadJson);
-        _hub.PendingCalls.Add(messageId, ChargerId, command.Action);
+        _hub.PendingCalls.Add(messageId, ChargerId, command.Action, command.Reference);
         if (!Enqueue(frame)) throw new InvalidOperationException($"the WebSocket of charger {ChargerId} is closed");
         _hub.Logger.LogInformation("Sent {Action} {MessageId} to charger {ChargerId} over WebSocket", command.Action, messageId, ChargerId);
         return Task.CompletedTask;

@@ -3,7 +3,9 @@ namespace EvCharge.Charging;
 /// <summary>
 /// What an operator registers for a charger. The hold is what the wallet pre-authorizes at the start.
 /// <see cref="SecurityProfile"/> pins how the charger must log in over WebSocket (null: HTTP Basic over ws or wss,
-/// as registrations made before WebSocket existed); MQTT logins are not affected by it.
+/// as registrations made before WebSocket existed); MQTT logins are not affected by it. <see cref="PricingMessages"/>: the
+/// charger implements the Open Charge Alliance's California pricing DataTransfer messages (vendor
+/// <c>org.openchargealliance.costmsg</c>: SetUserPrice, RunningCost, FinalCost) and shows them on its display.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ChargerRegistration(
@@ -14,7 +16,8 @@ public sealed record ChargerRegistration(
     [property: Id(4)] string? Password = null,
     [property: Id(5)] string? Model = null,
     [property: Id(6)] string? Location = null,
-    [property: Id(7)] OcppSecurityProfile? SecurityProfile = null);
+    [property: Id(7)] OcppSecurityProfile? SecurityProfile = null,
+    [property: Id(8)] bool PricingMessages = false);
 
 /// <summary>The OCPP 1.6 security whitepaper's profiles for a charger's WebSocket connection.</summary>
 [GenerateSerializer]

@@ -66,6 +66,17 @@ public interface IChargerGrain : IGrainWithStringKey
 
     /// <summary>StopTransaction/MeterValues for transaction ids the server never issued, kept for reconciliation.</summary>
     Task<IReadOnlyList<UnreconciledMessage>> GetUnreconciled();
+
+    /// <summary>
+    /// Scan &amp; Charge (docs/driver.md): the driver approved a payment on the phone for this connector. Opens the session
+    /// (the hold), then sends OCPP RemoteStartTransaction with the authorization reference as idTag. A refusal before the
+    /// hold (connector busy, charger offline) leaves no session.
+    /// </summary>
+    Task<RemoteStartResult> RemoteStart(RemoteStartRequest request);
+
+    /// <summary>The charger's answer to RemoteStartTransaction for a session (one-way: the bridge never waits on the grain).</summary>
+    [OneWay]
+    Task RemoteStartAnswered(string sessionId, bool accepted, string? detail);
 }
 
 /// <summary>One grain per charge, from authorization to settlement.</summary>

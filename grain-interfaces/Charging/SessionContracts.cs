@@ -18,7 +18,11 @@ public enum SessionState
     NeedsAttention = 11,
 }
 
-/// <summary>Everything a session needs from the charger and CPO contract to run without calling back.</summary>
+/// <summary>
+/// Everything a session needs from the charger and CPO contract to run without calling back. <see cref="StartTimeout"/>:
+/// this session's own deadline for StartTransaction (a remote start from the driver's phone waits less than the
+/// platform's <c>EvCharge:StartTimeout</c>); null uses the platform's.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SessionStart(
     [property: Id(0)] string ChargerId,
@@ -31,7 +35,8 @@ public sealed record SessionStart(
     [property: Id(7)] string PlatformPayeeAccount,
     [property: Id(8)] PaymentPresentation Payment,
     [property: Id(9)] string AuthorizationReference,
-    [property: Id(10)] string? BillingToken = null);
+    [property: Id(10)] string? BillingToken = null,
+    [property: Id(11)] TimeSpan? StartTimeout = null);
 
 [GenerateSerializer, Immutable]
 public sealed record SessionAuthorization(
@@ -84,4 +89,7 @@ public sealed record SessionView(
     /// <summary>The meter register at StartTransaction (null before the start): MeterTimeline holds register readings,
     /// so energy delivered at a reading is the reading minus this.</summary>
     [Id(25)] public long? MeterStartWh { get; init; }
+
+    /// <summary>The tariff the session is charged by (a snapshot taken when it was authorized).</summary>
+    [Id(26)] public Tariff? Tariff { get; init; }
 }

@@ -71,8 +71,13 @@ public sealed record ChargerFeeReport(
     [property: Id(1)] long Fee,
     [property: Id(2)] long EnergyWh);
 
-/// <summary>Server-to-charger command, sent down the charger's topic by whichever bridge holds the link.</summary>
+/// <summary>
+/// Server-to-charger command, sent down the charger's topic by whichever bridge holds the link. <see cref="Reference"/>
+/// names what the charger's answer concerns (the session of a RemoteStartTransaction), so the bridge can hand the
+/// answer back to the charger grain.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ChargerCommand(
     [property: Id(0)] string Action,
-    [property: Id(1)] string PayloadJson);
+    [property: Id(1)] string PayloadJson,
+    [property: Id(2)] string? Reference = null);

@@ -40,7 +40,7 @@ internal sealed record PendingAuthorization(string SessionId, int ConnectorId, s
 /// RemoteStopTransaction through the bridge link when the running cost reaches the hold. Its picture of live charges is
 /// kept in memory and rebuilt from the session rows when it activates; nothing on the charge path writes the charger.
 /// </summary>
-internal sealed class ChargerGrain(
+internal sealed partial class ChargerGrain(
     [PersistentState("charger", "evcharge")] IPersistentState<ChargerRecord> state,
     ISessionStore sessions,
     IOptions<EvChargeOptions> options,
@@ -211,6 +211,7 @@ internal sealed class ChargerGrain(
         // The session's own row (live, this charger, this connector) is what a new activation rebuilds this from.
         _pending[sessionId] = new PendingAuthorization(sessionId, connectorId, presentation, Now, null, hold);
         _connectors[connectorId] = _connectors[connectorId] with { SessionId = sessionId, TransactionId = null };
+        DriverIdentified(sessionId, payment, tariff, hold); // the price on the charger's display (ChargerGrain.PriceDisplay.cs)
         return new PaymentAuthorizationResult(AuthorizationStatus.Accepted, sessionId, sessionId, hold, null);
     }
 
@@ -262,6 +263,7 @@ internal sealed class ChargerGrain(
         Remember(_transactions, transactionId, pending.SessionId);
         Remember(_startsSeen, StartKey(start), transactionId);
         _connectors[pending.ConnectorId] = _connectors[pending.ConnectorId] with { Status = ConnectorStatus.Charging, TransactionId = transactionId };
+        TransactionStarted(pending.SessionId, transactionId, start); // remote start done; first RunningCost
         return new StartTransactionResult(transactionId, new IdTagInfo(IdTagStatus.Accepted));
     }
 
@@ -280,6 +282,7 @@ internal sealed class ChargerGrain(
         var progress = await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).AddMeterValues(values.Samples);
         if (progress.HoldReached && values.TransactionId is { } txId)
             await ((IChargerGrain)this).RemoteStop(txId, "hold_reached");
+        MeterProgressed(sessionId, values, progress);
     }
 
     async Task<IdTagInfo?> IChargerGrain.StopTransaction(StopTransaction stop)
@@ -292,8 +295,9 @@ internal sealed class ChargerGrain(
             await Keep(new UnreconciledMessage("StopTransaction", stop.TransactionId, stop.MeterStopWh, stop.Timestamp, Now));
             return null;
         }
-        await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).Stop(new StopReport(stop.MeterStopWh, stop.Timestamp, stop.Reason, stop.TransactionData));
+        var stopped = await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).Stop(new StopReport(stop.MeterStopWh, stop.Timestamp, stop.Reason, stop.TransactionData));
         Forget(sessionId, ConnectorStatus.Finishing);
+        TransactionStopped(stop.TransactionId, stopped);
         return new IdTagInfo(IdTagStatus.Accepted);
     }
 

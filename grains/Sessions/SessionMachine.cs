@@ -335,7 +335,7 @@ public static class SessionMachine
             SessionState.Voiding when s.AuthorizationId is null => new(s) { Call = new OrderLookupCall(Provider(s), sessionId) },
             SessionState.Voiding => StartVoid(sessionId, s, s.Reason ?? "void"),
             SessionState.Authorized when HoldExpiring(s, now, rules) => StartVoid(sessionId, s, "hold_expiring"),
-            SessionState.Authorized when now - (s.AuthorizedAt ?? s.CreatedAt) >= rules.StartTimeout => StartVoid(sessionId, s, "start_timeout"),
+            SessionState.Authorized when now - (s.AuthorizedAt ?? s.CreatedAt) >= SessionDeadlines.StartTimeout(s, rules) => StartVoid(sessionId, s, "start_timeout"),
             SessionState.Charging when HoldExpiring(s, now, rules) => CloseAtLastMeterValue(sessionId, s, "hold_expiring", now),
             SessionState.Charging when now - s.LastActivity >= rules.StopTimeout => CloseAtLastMeterValue(sessionId, s, "stop_timeout", now),
             SessionState.Stopped or SessionState.Settling => Settle(sessionId, s, now),

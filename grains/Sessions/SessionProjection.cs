@@ -63,7 +63,7 @@ public static class SessionProjection
         {
             SessionState.Created or SessionState.Rejected => null,
             SessionState.Authorizing => s.LastActivity + rules.AuthorizeBudget + rules.WatchdogPeriod,
-            SessionState.Authorized => (s.AuthorizedAt ?? s.CreatedAt) + rules.StartTimeout,
+            SessionState.Authorized => (s.AuthorizedAt ?? s.CreatedAt) + SessionDeadlines.StartTimeout(s, rules),
             SessionState.Charging => s.LastActivity + rules.StopTimeout,
             SessionState.Stopped or SessionState.Settling or SessionState.Voiding => s.NextAttemptAt ?? now + rules.WatchdogPeriod,
             _ => s.Refunds.Any(r => !r.Done) ? s.NextAttemptAt ?? now + rules.WatchdogPeriod : null,
@@ -78,7 +78,7 @@ public static class SessionProjection
         s.AuthorizationId, s.Authorized, SessionMachine.Energy(s), s.Fee, s.ChargerFee, FeeMismatch(s),
         s.Captured, s.Splits, s.State == SessionState.Settled ? s.Receipt : null, s.Samples, s.StartedAt, s.StoppedAt, s.AttentionReason ?? s.Reason,
         s.PaymentId, s.Start?.Payment.VehicleId is not null, s.Refunded, s.Debt, s.CreatedAt)
-    { MeterStartWh = s.StartedAt is null ? null : s.MeterStartWh };
+    { MeterStartWh = s.StartedAt is null ? null : s.MeterStartWh, Tariff = s.Start?.Tariff };
 
     public static SessionAuthorization AuthorizationAnswer(SessionRecord s) => s.State switch
     {

@@ -8,16 +8,17 @@ namespace EvCharge.Silo.Apis;
 /// <summary>
 /// A charger's registration. <c>securityProfile</c> (1, 2 or 3, OCPP 1.6 security whitepaper) pins how it must log in
 /// over WebSocket; omitted, it may use HTTP Basic over ws:// or wss:// (docs/protocol.md section 8). A profile-3
-/// charger logs in with its certificate and needs no password.
+/// charger logs in with its certificate and needs no password. <c>pricingMessages</c>: the charger shows prices from the OCA
+/// California pricing DataTransfer messages (docs/protocol.md); omitted, the charger's current setting stays.
 /// </summary>
 public sealed record ChargerBody(string? CpoId, int? ConnectorCount, string? TariffId, long? HoldAmount, string? Password = null, string? Model = null,
-    string? Location = null, int? SecurityProfile = null);
+    string? Location = null, int? SecurityProfile = null, bool? PricingMessages = null);
 
 /// <summary>A charger as operators see it. The charger's password is write-only: it is stored as a hash and never returned.</summary>
 public sealed record ChargerResponse(
     string ChargerId, string CpoId, int ConnectorCount, string TariffId, long HoldAmount, string? Model, string? Location,
     bool Online, DateTimeOffset? LastSeen, string? Vendor, string? FirmwareVersion, IReadOnlyList<ConnectorResponse> Connectors,
-    int? SecurityProfile = null);
+    int? SecurityProfile = null, bool PricingMessages = false);
 
 public sealed record LiveTransaction(int ConnectorId, ConnectorStatus Status, string SessionId, int? TransactionId, SessionState State,
     long EnergyWh, long HoldAmount, DateTimeOffset? StartedAt, bool Seamless);
@@ -40,6 +41,9 @@ public static class ChargersApi
         chargers.MapPost("/{chargerId}/remote-stop", RemoteStop).RequireAuthorization(EvChargePolicies.Operator)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Ask the charger to stop a live transaction (OCPP RemoteStopTransaction)");
+        chargers.MapGet("/{chargerId}/connectors/{connectorId:int}/qr", GetQrCode).ProducesProblem(StatusCodes.Status404NotFound)
+            .Produces(StatusCodes.Status200OK, typeof(byte[]), "image/png", "image/svg+xml")
+            .WithSummary("The QR code to print next to a connector: its Scan & Charge page (format png or svg; pixelsPerModule 2-40)");
         chargers.MapGet("/{chargerId}/unreconciled", GetUnreconciled).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("StopTransaction/MeterValues for transaction ids the server never issued");
         api.MapGet("/cpos/{cpoId}/chargers", ListForCpo).WithTags("Chargers").ProducesProblem(StatusCodes.Status404NotFound)
@@ -84,7 +88,7 @@ public static class ChargersApi
             return (null, false, ApiProblems.Conflict("Connectors cannot be removed from a registered charger.", "connectors_shrink"));
 
         await charger.Register(new ChargerRegistration(body.CpoId!, body.ConnectorCount!.Value, body.TariffId!, body.HoldAmount!.Value,
-            body.Password, body.Model, body.Location, profile));
+            body.Password, body.Model, body.Location, profile, body.PricingMessages ?? before.Registration?.PricingMessages ?? false));
         return (ToResponse(await charger.GetView()), before.Registration is null, null);
     }
 
@@ -178,5 +182,24 @@ public static class ChargersApi
     internal static ChargerResponse ToResponse(ChargerView v) => new(
         v.ChargerId, v.Registration!.CpoId, v.Registration.ConnectorCount, v.Registration.TariffId, v.Registration.HoldAmount,
         v.Registration.Model, v.Registration.Location, v.Online, v.LastSeen, v.Vendor, v.FirmwareVersion, v.Connectors.Select(c => c.ToResponse()).ToList(),
-        (int?)v.Registration.SecurityProfile);
+        (int?)v.Registration.SecurityProfile, v.Registration.PricingMessages);
+
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetQrCode(string chargerId, int connectorId, string? format, int? pixelsPerModule,
+        ClaimsPrincipal user, IGrainFactory grains, Microsoft.Extensions.Options.IOptions<EvCharge.Driver.DriverOptions> driver, HttpRequest request)
+    {
+        var e = new FieldErrors();
+        if (format is not (null or "png" or "svg")) e.Add("format", "must be png or svg");
+        e.Range("pixelsPerModule", pixelsPerModule, 2, 40, required: false);
+        if (e.Any) return e.ToResult();
+        var (view, problem) = await Visible(chargerId, user, grains);
+        if (problem is not null) return problem;
+        if (view!.Connectors.All(c => c.ConnectorId != connectorId))
+            return TypedResults.Problem($"Charger {chargerId} has no connector {connectorId}.", statusCode: StatusCodes.Status404NotFound);
+        var root = driver.Value.PublicBaseUrl ?? new Uri($"{request.Scheme}://{request.Host}");
+        var url = EvCharge.Silo.Driver.ConnectorQrCodes.PageUrl(root, chargerId, connectorId);
+        var size = pixelsPerModule ?? 10;
+        return format == "svg"
+            ? TypedResults.File(System.Text.Encoding.UTF8.GetBytes(EvCharge.Silo.Driver.ConnectorQrCodes.Svg(url, size)), "image/svg+xml", $"{chargerId}-{connectorId}.svg")
+            : TypedResults.File(EvCharge.Silo.Driver.ConnectorQrCodes.Png(url, size), "image/png", $"{chargerId}-{connectorId}.png");
+    }
 }

@@ -10,6 +10,7 @@ using EvCharge.Silo.Health;
 using EvCharge.Silo.Persistence;
 using EvCharge.Silo.Security;
 using EvCharge.Silo.OperatorConsole;
+using EvCharge.Silo.Driver;
 using Orleans.Dashboard;
 using EvCharge.SocialSandbox;
 using Orleans.Configuration;
@@ -83,6 +84,7 @@ public static class SiloHostExtensions
         builder.Services.AddEvChargeHealth(ledger, providerUrl);
         builder.AddEvChargeApi();
         builder.AddEvChargeConsole(dataDirectory);
+        builder.AddEvChargeDriver();
         builder.AddEvChargeTelemetry();
         return builder;
     }
@@ -92,6 +94,7 @@ public static class SiloHostExtensions
     {
         app.MapEvChargeApi();
         app.MapEvChargeConsole();
+        app.MapEvChargeDriver();
         app.MapDriverApi();
         app.MapPaymentWebhooks();
         app.MapEvChargeTelemetry();

@@ -35,7 +35,8 @@ public static class ConsoleExtensions
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "evcharge.console.csrf";
-            o.Cookie.Path = BasePath;
+            // The drivers' pages (/c, /s; silo/Driver) post forms too, and anti-forgery has one cookie for the whole app.
+            o.Cookie.Path = "/";
             o.Cookie.SameSite = SameSiteMode.Strict;
             // Antiforgery refuses to run at all on plain HTTP with "Always"; its cookie is only half of a pair whose other
             // half is in the page, so it follows the request's scheme (the session cookie itself is always Secure).

@@ -41,4 +41,6 @@ internal sealed class FakeChargerGrain : IChargerGrain
     public Task<bool> RemoteStop(int transactionId, string reason) => Answer((transactionId, reason), true);
     public Task SessionEnded(string sessionId, int? transactionId) => Answer((sessionId, transactionId));
     public Task<IReadOnlyList<UnreconciledMessage>> GetUnreconciled() => Answer("GetUnreconciled", (IReadOnlyList<UnreconciledMessage>)[]);
+    public Task<RemoteStartResult> RemoteStart(RemoteStartRequest request) => Answer(request, new RemoteStartResult(true, true, null, 30000));
+    public Task RemoteStartAnswered(string sessionId, bool accepted, string? detail) => Answer(("RemoteStartAnswered", sessionId, accepted, detail));
 }

@@ -264,6 +264,30 @@ public class OcppDispatcherTests
         Assert.Empty(_grain.Calls);
     }
 
+    [Theory]
+    [InlineData("""[3,"{0}",{{"status":"Accepted"}}]""", true, "Accepted")]
+    [InlineData("""[3,"{0}",{{"status":"Rejected"}}]""", false, "Rejected")]
+    [InlineData("""[3,"{0}",{{"status":"Maybe"}}]""", false, "Invalid")]
+    [InlineData("""[4,"{0}","NotSupported","no remote start here",{{}}]""", false, "NotSupported")]
+    public async Task The_answer_to_our_remote_start_goes_to_the_charger_grain_with_its_session(string answer, bool accepted, string detail)
+    {
+        _pending.Add("rst-1", "CP-1", "RemoteStartTransaction", "EV0123456789ABCDEF01");
+        Assert.Null(await _dispatcher.DispatchAsync("CP-1", string.Format(answer, "rst-1")));
+        Assert.Equal(("RemoteStartAnswered", "EV0123456789ABCDEF01", accepted, detail), Assert.Single(_grain.Calls));
+        Assert.Equal(0, _pending.Count);
+    }
+
+    [Fact]
+    public async Task A_remote_start_answer_from_another_charger_or_for_no_session_reaches_no_grain()
+    {
+        _pending.Add("rst-2", "CP-1", "RemoteStartTransaction", "EV0123456789ABCDEF02");
+        Assert.Null(await _dispatcher.DispatchAsync("CP-2", """[3,"rst-2",{"status":"Rejected"}]"""));
+        _pending.Add("rst-3", "CP-1", "RemoteStartTransaction");
+        Assert.Null(await _dispatcher.DispatchAsync("CP-1", """[3,"rst-3",{"status":"Rejected"}]"""));
+        Assert.Empty(_grain.Calls);
+        Assert.False(_grains.ContainsKey("CP-2")); // the answer came from the wrong charger: no grain was even asked
+    }
+
     [Fact]
     public async Task A_refused_frame_does_not_affect_the_next_one()
     {

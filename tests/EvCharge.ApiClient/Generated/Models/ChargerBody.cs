@@ -48,6 +48,8 @@ namespace EvCharge.ApiClient.Models
 #else
         public string Password { get; set; }
 #endif
+        /// <summary>The pricingMessages property</summary>
+        public bool? PricingMessages { get; set; }
         /// <summary>The securityProfile property</summary>
         public int? SecurityProfile { get; set; }
         /// <summary>The tariffId property</summary>
@@ -82,6 +84,7 @@ namespace EvCharge.ApiClient.Models
                 { "location", n => { Location = n.GetStringValue(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
                 { "password", n => { Password = n.GetStringValue(); } },
+                { "pricingMessages", n => { PricingMessages = n.GetBoolValue(); } },
                 { "securityProfile", n => { SecurityProfile = n.GetIntValue(); } },
                 { "tariffId", n => { TariffId = n.GetStringValue(); } },
             };
@@ -99,6 +102,7 @@ namespace EvCharge.ApiClient.Models
             writer.WriteStringValue("location", Location);
             writer.WriteStringValue("model", Model);
             writer.WriteStringValue("password", Password);
+            writer.WriteBoolValue("pricingMessages", PricingMessages);
             writer.WriteIntValue("securityProfile", SecurityProfile);
             writer.WriteStringValue("tariffId", TariffId);
         }

@@ -68,6 +68,8 @@ namespace EvCharge.ApiClient.Models
 #endif
         /// <summary>The online property</summary>
         public bool? Online { get; set; }
+        /// <summary>The pricingMessages property</summary>
+        public bool? PricingMessages { get; set; }
         /// <summary>The securityProfile property</summary>
         public int? SecurityProfile { get; set; }
         /// <summary>The tariffId property</summary>
@@ -86,6 +88,13 @@ namespace EvCharge.ApiClient.Models
 #else
         public string Vendor { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::EvCharge.ApiClient.Models.ChargerResponse"/> and sets the default values.
+        /// </summary>
+        public ChargerResponse()
+        {
+            PricingMessages = false;
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -114,6 +123,7 @@ namespace EvCharge.ApiClient.Models
                 { "location", n => { Location = n.GetStringValue(); } },
                 { "model", n => { Model = n.GetStringValue(); } },
                 { "online", n => { Online = n.GetBoolValue(); } },
+                { "pricingMessages", n => { PricingMessages = n.GetBoolValue(); } },
                 { "securityProfile", n => { SecurityProfile = n.GetIntValue(); } },
                 { "tariffId", n => { TariffId = n.GetStringValue(); } },
                 { "vendor", n => { Vendor = n.GetStringValue(); } },
@@ -136,6 +146,7 @@ namespace EvCharge.ApiClient.Models
             writer.WriteStringValue("location", Location);
             writer.WriteStringValue("model", Model);
             writer.WriteBoolValue("online", Online);
+            writer.WriteBoolValue("pricingMessages", PricingMessages);
             writer.WriteIntValue("securityProfile", SecurityProfile);
             writer.WriteStringValue("tariffId", TariffId);
             writer.WriteStringValue("vendor", Vendor);
