@@ -105,18 +105,63 @@ public sealed class SessionMachineTests
     }
 
     [Fact]
-    public void An_unanswered_authorize_with_no_hold_found_waits_the_start_timeout_before_concluding_none()
+    public void An_unanswered_authorize_that_left_nothing_is_sent_again_under_the_same_key_and_an_approval_voided()
     {
         var h = new SessionHarness();
         h.Faults.Enqueue(Fault.Unanswered); // never reached the provider
         h.Run(new AuthorizeSession(Start()));
+        Assert.Equal(SessionState.Voiding, h.State.State);
         h.Now += Rules.WatchdogPeriod;
         h.Sweep();
-        Assert.Equal(SessionState.Voiding, h.State.State); // a request still travelling could land: ask again later
-        h.Now += Rules.StartTimeout;
+        // Resolve said "not found"; the same request under the same key settles it either way (a copy still travelling
+        // would get the first answer), and since the charger was refused, the approval is voided at once.
+        Assert.Equal(SessionState.Voided, h.State.State);
+        Assert.Equal("provider_unavailable", h.State.Reason);
+        var authorizes = h.Calls.OfType<AuthorizeCall>().ToList();
+        Assert.Equal(2, authorizes.Count);
+        Assert.All(authorizes, c => Assert.Equal($"{Id}:authorize", c.IdempotencyKey));
+        Assert.False(authorizes[1].ClaimWallet); // a re-send never claims the wallet of a refused charge
+        Assert.Equal(ProviderAuthorizationStatus.Voided, h.Provider.Holds.Values.Single().Status);
+        Assert.Equal(h.Posted(JournalKind.Hold), h.Posted(JournalKind.Void));
+        h.AssertMoneyInvariants();
+    }
+
+    [Fact]
+    public void A_re_sent_authorize_that_is_declined_rejects_with_nothing_booked()
+    {
+        var h = new SessionHarness();
+        h.Faults.Enqueue(Fault.Unanswered);
+        h.Run(new AuthorizeSession(Start()));
+        h.Provider.Decline = true;
         h.Sweep();
         Assert.Equal(SessionState.Rejected, h.State.State);
         Assert.Empty(h.Ledger);
+    }
+
+    [Fact]
+    public void A_saved_credential_payment_whose_answer_stays_unknown_needs_attention_and_is_never_sent_again()
+    {
+        var h = new SessionHarness();
+        h.Provider.CannotResolveSaved = true; // KakaoPay: a SID payment cannot be looked up by our order id
+        h.Faults.Enqueue(Fault.AnswerLost);
+        h.Authorize(Start(billingToken: "user-1:SID1"));
+        Assert.Equal(SessionState.Voiding, h.State.State);
+
+        h.Sweep();
+        Assert.Equal(SessionState.NeedsAttention, h.State.State);
+        Assert.Equal(SessionState.Voiding, h.State.AttentionStep);
+        Assert.StartsWith("authorization_unknown: a saved-credential payment was sent", h.State.AttentionReason);
+        Assert.Contains(h.Decisions, d => d.AttentionRaised == h.State.AttentionReason); // logged for the operator
+        for (var i = 0; i < 3; i++)
+        {
+            h.Now += Rules.WatchdogPeriod * SessionRules.AttentionPaceFactor;
+            h.Sweep(force: i == 2);
+        }
+        // The watchdog only asks; it never authorizes again, under this key or another.
+        Assert.Single(h.Calls.OfType<AuthorizeCall>());
+        Assert.Equal(4, h.Calls.OfType<ResolveAuthorizeCall>().Count());
+        Assert.All(h.Calls.OfType<ResolveAuthorizeCall>(), c => Assert.Equal($"{Id}:authorize", c.IdempotencyKey));
+        Assert.Equal(SessionState.NeedsAttention, h.State.State);
     }
 
     [Fact]
