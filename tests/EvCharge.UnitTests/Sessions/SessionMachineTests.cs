@@ -421,9 +421,14 @@ public sealed class SessionMachineTests
 
     /// <summary>
     /// Random charger, operator and sweeper commands with random provider faults (calls lost before or after they run),
-    /// replays and clock jumps; then a fault-free provider and the sweeper until the session rests. Whatever happened:
-    /// captured ≤ authorized, each hold resolves once, splits sum to the capture, refunds ≤ capture, one capture at the
-    /// provider, ledger and provider agree, and no hold is left open at the provider.
+    /// replays and clock jumps, against a provider with random capabilities (hold or deposit, incremental authorization
+    /// granted or refused, payees paid at capture, in part, by payout or not at all, a KakaoPay-like provider that cannot
+    /// resolve a lost saved-credential payment, hold lifetimes) and a one-time code or a saved credential; then a
+    /// fault-free provider and the sweeper until the session rests. Whatever happened, per authorization: captured ≤
+    /// authorized, each hold or deposit resolves once, splits (remitted or owed) sum to the capture, refunds ≤ capture, one
+    /// capture at the provider, ledger and provider agree, and no hold is left open at the provider. Every authorize is
+    /// sent under a key derived from the session with one body per key; a session rests in NeedsAttention only when the
+    /// provider cannot tell what a lost saved-credential payment did.
     /// </summary>
     [Fact]
     public void Any_sequence_of_commands_faults_and_replays_keeps_the_money_invariants()
@@ -438,17 +443,26 @@ public sealed class SessionMachineTests
             (1, Gen.Const(6)), // cancel
             (1, Gen.Const(7)), // refund
             (1, Gen.Const(8)));// start (again)
+        var provider = Gen.Select(
+            Gen.Bool, Gen.Int[0, 2], Gen.Int[0, 3], Gen.Bool, Gen.Int[0, 2], Gen.Bool,
+            (deposit, incremental, payees, cannotResolve, lifetime, saved) => (deposit, incremental, payees, cannotResolve, lifetime, saved));
         var gen = Gen.Select(
             step.Array[1, 25],
             Gen.Int[0, 2].Array[30], // fault per provider call: none, unanswered, answer lost
             Gen.Int[0, 400].Array[25], // minutes between commands
-            Gen.Bool, Gen.Bool, Gen.Long[1_000, 50_000]);
-        gen.Sample((steps, faults, gaps, declined, walletBusy, hold) =>
+            Gen.Bool, Gen.Bool, Gen.Long[1_000, 20_000], provider); // small holds: long charges (increments, rollovers) are common
+        gen.Sample((steps, faults, gaps, declined, walletBusy, hold, p) =>
         {
             var h = new SessionHarness { WalletBusy = walletBusy };
             h.Provider.Decline = declined;
+            h.Provider.Funds = p.deposit ? FundsModel.ApproveThenPartialCancel : FundsModel.Hold;
+            (h.Provider.Incremental, h.Provider.RefuseIncrements) = (p.incremental > 0, p.incremental == 2);
+            h.Provider.Payees = p.payees switch { 0 => PayeeSettlement.AtCapture, 1 => PayeeSettlement.ProviderPayout, _ => PayeeSettlement.OwnLedger };
+            if (p.payees == 3) (h.Provider.Payees, _) = (PayeeSettlement.AtCapture, h.Provider.Unpayable.Add("cpo-1-settlement"));
+            h.Provider.CannotResolveSaved = p.cannotResolve;
+            h.Provider.HoldLifetime = p.lifetime switch { 0 => null, 1 => TimeSpan.FromHours(13), _ => TimeSpan.FromDays(7) };
             foreach (var f in faults) h.Faults.Enqueue((Fault)f);
-            SessionCommand last = new AuthorizeSession(Start(hold));
+            SessionCommand last = new AuthorizeSession(Start(hold, billingToken: p.saved ? "bk_1" : null), h.Route);
             h.Run(last);
             var wh = 1_000L;
             for (var i = 0; i < steps.Length; i++)
@@ -481,12 +495,23 @@ public sealed class SessionMachineTests
                 h.Sweep(force: true);
             }
 
-            Assert.True(h.State.IsTerminal, $"not at rest: {h.State.State} ({h.State.AttentionReason ?? h.State.Reason})");
+            var unknown = h.State.State == SessionState.NeedsAttention && h.State.AttentionReason?.Contains("unknown") == true;
+            Assert.True(h.State.IsTerminal || unknown && p.cannotResolve && p.saved, $"not at rest: {h.State.State} ({h.State.AttentionReason ?? h.State.Reason})");
             h.AssertMoneyInvariants();
-            Assert.DoesNotContain(h.Provider.Holds.Values, x => x.Status == ProviderAuthorizationStatus.Authorized);
-            if (h.HasJournal(JournalKind.Hold))
-                Assert.Equal(1, h.Ledger.Values.Count(j => j.Kind is JournalKind.Capture or JournalKind.Void or JournalKind.Expire));
-            Assert.Equal(h.State.Captured, h.Posted(JournalKind.Capture));
+            if (!unknown) Assert.DoesNotContain(h.Provider.Holds.Values, x => x.Status == ProviderAuthorizationStatus.Authorized);
+            Assert.All(h.Calls.OfType<AuthorizeCall>().GroupBy(c => c.IdempotencyKey), g =>
+            {
+                Assert.Matches($"^{Id}:authorize(:[0-9]+)?$", g.Key);
+                Assert.Single(g.Select(c => c.Request).Distinct()); // one body per key: a re-send is the same request
+            });
+            var booked = h.Ledger.Values.Where(j => j.Kind is JournalKind.Hold or JournalKind.Deposit).ToList();
+            foreach (var scope in booked)
+            {
+                var resolutions = h.Ledger.Values.Count(j => j.SessionId == scope.SessionId && j.Kind is JournalKind.Capture or JournalKind.Void or JournalKind.Expire);
+                // At rest every hold or deposit is resolved exactly once; one waiting on a person (unknown) may still be open.
+                if (unknown && scope.SessionId == EvCharge.Domain.Journals.Scope(Id, h.State.PaymentNumber)) Assert.InRange(resolutions, 0, 1);
+                else Assert.Equal(1, resolutions);
+            }
         }, iter: 2_000);
     }
 }
