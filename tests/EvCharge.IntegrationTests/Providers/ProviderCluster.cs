@@ -197,6 +197,15 @@ public sealed class ProviderCluster : IAsyncDisposable
         return view;
     }
 
+    /// <summary>Kills the silo at <paramref name="address"/> abruptly and starts a fresh one, so the cluster keeps its size.</summary>
+    public async Task KillAsync(SiloAddress address)
+    {
+        var handle = Cluster.Silos.FirstOrDefault(s => s.SiloAddress.Equals(address));
+        if (handle is null) return;
+        await Cluster.KillSiloAsync(handle);
+        await Cluster.StartAdditionalSiloAsync();
+    }
+
     /// <summary>Calls through a silo kill: a call to a grain on a silo that just died fails until the cluster notices.</summary>
     public static async Task<T> Retry<T>(Func<Task<T>> call, int attempts = 60)
     {
@@ -291,7 +300,8 @@ public sealed class ProviderCluster : IAsyncDisposable
 
 /// <summary>
 /// The driver's side at the provider, as the provider's test hooks play it: a finished checkout gives the one-time code
-/// the charger forwards (Toss <c>{orderId}:{paymentKey}</c>, KakaoPay <c>{tid}:{pg_token}</c>, a Stripe PaymentMethod),
+/// the charger forwards (Toss <c>{orderId}:{paymentKey}</c>, KakaoPay <c>{tid}:{pg_token}</c>, a Stripe PaymentMethod
+/// <c>pm_…</c>),
 /// and a saved credential is what seamless charging binds (Toss billing key, KakaoPay SID, Stripe customer + card).
 /// </summary>
 public sealed class ProviderPhone(ProviderCluster fx)
@@ -318,8 +328,11 @@ public sealed class ProviderPhone(ProviderCluster fx)
                 return $"{tid}:{approved.GetProperty("pg_token").GetString()}";
             }
             default:
-                if (decline is not null) return "pm_card_visa_chargeDeclinedInsufficientFunds";
-                return incremental ? "pm_card_visa" : "pm_card_mastercard";
+            {
+                // A card of this phone's own (Stripe.js would create the PaymentMethod): its wallet is this card.
+                var card = await HookAsync(server, "/__test/payment_methods", new { behavior = decline is null ? "ok" : "insufficient_funds", incremental });
+                return card.GetProperty("id").GetString()!;
+            }
         }
     }
 

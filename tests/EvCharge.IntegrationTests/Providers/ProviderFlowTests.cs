@@ -216,6 +216,33 @@ public abstract class ProviderFlowTests(ProviderCluster fx)
         await fx.AssertReconciledAsync();
     }
 
+    /// <summary>
+    /// A charger that retries its DataTransfer into a new session (or a code shown twice) presents the same one-time code
+    /// again: it pays one authorization. The second is refused without touching the first (Toss and KakaoPay: the
+    /// adapter's journal knows who presented the checkout first; Stripe: the card's wallet already has an open session).
+    /// </summary>
+    [Fact]
+    public async Task A_one_time_code_pays_one_authorization_and_a_second_presentation_is_refused_without_touching_the_first()
+    {
+        const string cpo = "cpo-paid";
+        var first = await fx.RegisterChargerAsync($"CP-{Kind}-TWICE-1", cpo);
+        var second = await fx.RegisterChargerAsync($"CP-{Kind}-TWICE-2", cpo);
+        var code = await fx.Phone.OneTimeCodeAsync(30_000, cpo);
+        var a = await first.AuthorizePayment(1, new PaymentPresentation(Kind, code, null));
+        var b = await second.AuthorizePayment(1, new PaymentPresentation(Kind, code, null));
+        Assert.True(a.Status == AuthorizationStatus.Accepted, a.Reason);
+        Assert.Equal(AuthorizationStatus.Rejected, b.Status);
+        Assert.Equal(Kind == "stripe" ? "wallet_has_open_session" : "code_used", b.Reason);
+
+        var start = await first.StartTransaction(new StartTransaction(1, a.SessionId!, 0, T0, null));
+        await first.StopTransaction(new StopTransaction(start.TransactionId, a.SessionId, 5_000, T0.AddMinutes(20), null, []));
+        var session = await fx.WaitForSessionAsync(a.SessionId!, SessionState.Settled);
+        Assert.Equal((SessionState.Settled, 1_500L), (session.State, session.Captured));
+        Assert.Equal(1_500, fx.NetCharged(await fx.ProviderPaymentAsync(session.AuthorizationId!)));
+        await fx.AssertLedgerOkAsync();
+        await fx.AssertReconciledAsync();
+    }
+
     [Fact]
     public async Task A_CPO_with_its_own_merchant_account_is_paid_through_that_entry()
     {
