@@ -83,11 +83,18 @@ public sealed class ReconciliationService(
         return report;
     }
 
+    /// <summary>
+    /// Each provider account once: configured entries are singletons (two entries of one kind, e.g. a CPO's own merchant
+    /// account, are two accounts), while the sandbox adapter is created per resolution and answers for several names.
+    /// </summary>
     private IEnumerable<IPaymentGateway> DistinctGateways()
     {
-        var seen = new HashSet<Type>();
+        var seen = new HashSet<object>();
         foreach (var name in gateways.Providers)
-            if (gateways.TryGet(name, out var g) && seen.Add(g.GetType())) yield return g;
+        {
+            if (!gateways.TryGet(name, out var g) || !gateways.TryGet(name, out var again)) continue;
+            if (seen.Add(ReferenceEquals(g, again) ? g : g.GetType())) yield return g;
+        }
     }
 
     /// <summary>One session's ledger, judged against the provider's record of its authorization.</summary>
