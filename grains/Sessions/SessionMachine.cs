@@ -184,12 +184,16 @@ public static partial class SessionMachine
         var running = FeeCalculator.RunningCost(s.Start.Tariff, s.MeterStartWh, s.StartedAt ?? now, merged);
         var next = s with { Samples = merged, LastActivity = now };
         var progress = new MeterProgress(Energy(next), running, false);
-        // What the current authorization covers is the running cost less what earlier ones (a rolled-over charge) took.
-        var reached = !s.RemoteStopRequested && s.Extension is null
-            && HoldPolicy.ShouldStop(running - CapturedBefore(s), s.Authorized, rules.HoldStopMarginBasisPoints);
+        // What the current authorization covers is the running cost less what earlier ones (a rolled-over charge) took or
+        // are being captured for.
+        var covered = CapturedBefore(s) + (s.Extension?.Previous?.Planned ?? 0);
+        var reached = !s.RemoteStopRequested && HoldPolicy.ShouldStop(running - covered, s.Authorized, rules.HoldStopMarginBasisPoints);
         if (!reached) return new(next) { NewSamples = fresh, Progress = progress };
         // Raise the hold or roll over to a new one where the provider and the credential allow it; otherwise stop (design §6).
-        if (Extend(sessionId, next, HoldReached, running, rules) is { } extend) return extend with { NewSamples = fresh, Progress = progress };
+        // An extension on its way is awaited; one stuck without an answer, or a rollover still closing the previous
+        // authorization, cannot extend again: the charge stops at what stands.
+        if (s.Extension is { Unanswered: false, Kind: not HoldExtensionKind.ClosePrevious }) return new(next) { NewSamples = fresh, Progress = progress };
+        if (s.Extension is null && Extend(sessionId, next, HoldReached, running, rules) is { } extend) return extend with { NewSamples = fresh, Progress = progress };
         return new(next with { RemoteStopRequested = true }) { NewSamples = fresh, Progress = progress with { HoldReached = true } };
     }
 

@@ -299,6 +299,22 @@ public sealed class CapabilityTests
     }
 
     [Fact]
+    public void While_the_previous_authorization_is_still_being_captured_the_charge_stops_at_the_new_hold()
+    {
+        var h = Charging(_ => { }, hold: 3_000, billingToken: "bk_1");
+        h.Faults.Enqueue(Fault.None);       // the rollover's authorization stands
+        h.Faults.Enqueue(Fault.Unanswered); // the capture of the first gets no answer
+        Assert.False(Meter(h, 20, 10_700).Progress!.HoldReached); // the new hold stands: no reason to stop
+        Assert.Equal(HoldExtensionKind.ClosePrevious, h.State.Extension!.Kind);
+        Assert.False(Meter(h, 30, 18_000).Progress!.HoldReached); // 5,100 less the 2,910 being captured: within the new hold
+        Assert.True(Meter(h, 40, 21_000).Progress!.HoldReached);  // 6,000 − 2,910 ≥ 95 % of 3,000: no further extension
+        h.Run(new StopCharging(new StopReport(21_000, T0.AddMinutes(41), null, [])));
+        Assert.Equal((SessionState.Settled, 5_910L), (h.State.State, h.State.Captured)); // 2,910 + the new hold's 3,000
+        Assert.Equal("fee_exceeded_hold_by_90", h.State.Reason);
+        h.AssertMoneyInvariants();
+    }
+
+    [Fact]
     public void An_unanswered_increment_stops_the_charger_and_is_sent_again_under_its_key_before_the_capture()
     {
         var h = Charging(p => p.Incremental = true, hold: 3_000);
