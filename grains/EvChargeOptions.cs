@@ -28,4 +28,10 @@ public sealed class EvChargeOptions
     public int MaxSettlementAttempts { get; set; } = 5;
     /// <summary>A hold older than this is captured (or re-authorized) before the provider lets it expire.</summary>
     public TimeSpan HoldRefreshBefore { get; set; } = TimeSpan.FromHours(12);
+    /// <summary>
+    /// The most one charge may authorize in all when a long charge raises its hold or rolls over to a new one (a bound on
+    /// a runaway meter; a seamless binding's per-charge limit is lower where set).
+    /// </summary>
+    public long MaxSessionAmount { get; set; } = DefaultMaxSessionAmount;
+    public const long DefaultMaxSessionAmount = 500_000;
 }

@@ -36,7 +36,9 @@ public sealed record SessionStart(
     [property: Id(8)] PaymentPresentation Payment,
     [property: Id(9)] string AuthorizationReference,
     [property: Id(10)] string? BillingToken = null,
-    [property: Id(11)] TimeSpan? StartTimeout = null);
+    [property: Id(11)] TimeSpan? StartTimeout = null,
+    // The most a long charge may take in all (a seamless binding's per-charge limit); 0: no limit besides the platform's.
+    [property: Id(12)] long ChargeLimit = 0);
 
 [GenerateSerializer, Immutable]
 public sealed record SessionAuthorization(
@@ -92,4 +94,26 @@ public sealed record SessionView(
 
     /// <summary>The tariff the session is charged by (a snapshot taken when it was authorized).</summary>
     [Id(26)] public Tariff? Tariff { get; init; }
+
+    /// <summary>
+    /// What really moved, per authorization: a hold captured and released, or a deposit charged and partly cancelled.
+    /// One entry unless a long charge rolled over to a new authorization.
+    /// </summary>
+    [Id(27)] public IReadOnlyList<SessionPayment> Payments { get; init; } = [];
 }
+
+/// <summary>
+/// One authorization of a session as it stands: <see cref="Funds"/> <c>hold</c> (held, then <see cref="Captured"/> and
+/// the rest <see cref="Released"/>) or <c>deposit</c> (charged in full, then the unused part cancelled: <see cref="Released"/>).
+/// <see cref="Status"/>: open, captured, voided, expired, debt.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionPayment(
+    [property: Id(0)] string OrderId,
+    [property: Id(1)] string AuthorizationId,
+    [property: Id(2)] string Funds,
+    [property: Id(3)] long Authorized,
+    [property: Id(4)] long Captured,
+    [property: Id(5)] long Released,
+    [property: Id(6)] string? PaymentId,
+    [property: Id(7)] string Status);

@@ -5,10 +5,34 @@ namespace EvCharge.Domain;
 
 /// <summary>
 /// The journals a session posts, as pure functions. Keys are derived from the session (and payee or
-/// refund id) so a replayed step posts nothing twice.
+/// refund id) so a replayed step posts nothing twice. The <c>sessionId</c> of each is the ledger scope of one
+/// authorization: the session id for the first, <see cref="Scope"/> for the ones a long charge rolled over to.
 /// </summary>
 public static class Journals
 {
+    /// <summary>The ledger scope (and provider order id) of a session's <paramref name="number"/>-th authorization: 0 is the session itself.</summary>
+    public static string Scope(string sessionId, int number) => number == 0 ? sessionId : $"{sessionId}-r{number}";
+
+    /// <summary>A deposit provider charged the deposit at authorization (Toss Payments, KakaoPay): the money left the wallet.</summary>
+    public static Journal Deposit(string sessionId, string walletKey, long amount, string authorizationId) =>
+        Two($"{sessionId}:hold", sessionId, JournalKind.Deposit, Accounts.Hold(sessionId), Accounts.Wallet(walletKey), amount, authorizationId);
+
+    /// <summary>The unused part of a deposit, cancelled back to the wallet when the fee is known.</summary>
+    public static Journal PartialCancel(string sessionId, string walletKey, long amount) =>
+        Two($"{sessionId}:release", sessionId, JournalKind.PartialCancel, Accounts.Wallet(walletKey), Accounts.Hold(sessionId), amount, "partial_cancel");
+
+    /// <summary>An open hold raised by <paramref name="amount"/> (the n-th increment of the session).</summary>
+    public static Journal HoldIncrement(string sessionId, int number, string walletKey, long amount, string authorizationId) =>
+        Two($"{sessionId}:increment:{number}", sessionId, JournalKind.HoldIncrement, Accounts.Hold(sessionId), Accounts.Wallet(walletKey), amount, authorizationId);
+
+    /// <summary>A payee's part the provider did not pay out at capture: allocated to it, owed from EvCharge's own settlement.</summary>
+    public static Journal Payable(string sessionId, SplitPart part, string paymentId) =>
+        Two($"{sessionId}:payable:{part.PayeeAccount}", sessionId, JournalKind.Payable, Accounts.Payable(part.PayeeAccount), Accounts.Clearing(sessionId), part.Amount, paymentId);
+
+    /// <summary>A refund's share taken back from what a payee is owed (its part was never paid out, or was paid out for good).</summary>
+    public static Journal RefundFromPayable(string sessionId, string refundId, SplitPart part) =>
+        Two($"{sessionId}:refund:{refundId}:{part.PayeeAccount}", sessionId, JournalKind.RefundReversal, Accounts.Clearing(sessionId), Accounts.Payable(part.PayeeAccount), part.Amount, refundId);
+
     public static Journal Hold(string sessionId, string walletKey, long amount, string authorizationId) =>
         Two($"{sessionId}:hold", sessionId, JournalKind.Hold, Accounts.Hold(sessionId), Accounts.Wallet(walletKey), amount, authorizationId);
 

@@ -200,7 +200,7 @@ internal sealed partial class ChargerGrain(
         if (perChargeLimit > 0) hold = Math.Min(hold, perChargeLimit); // a binding's per-charge limit caps the hold
         var sessionId = NewAuthorizationReference();
         var start = new SessionStart(ChargerId, connectorId, registration.CpoId, tariff, hold, contract.Commission,
-            contract.PayeeAccount, _options.PlatformPayeeAccount, payment, sessionId, billingToken);
+            contract.PayeeAccount, _options.PlatformPayeeAccount, payment, sessionId, billingToken, ChargeLimit: perChargeLimit);
         var outcome = await GrainFactory.GetGrain<IChargingSessionGrain>(sessionId).Authorize(start);
         if (!outcome.Accepted)
         {

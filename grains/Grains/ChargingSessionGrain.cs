@@ -43,7 +43,7 @@ internal sealed class ChargingSessionGrain(
         await _loaded;
         try
         {
-            await Run(new AuthorizeSession(start));
+            await Run(new AuthorizeSession(start, RouteFor(start)));
         }
         catch (SessionVersionConflictException) when (_version == 0)
         {
@@ -51,6 +51,15 @@ internal sealed class ChargingSessionGrain(
         }
         return SessionProjection.AuthorizationAnswer(S);
     }
+
+    /// <summary>
+    /// The gateway entry for the driver's wallet at this CPO (<c>Payments:Routes</c>) and what it can do; the session keeps
+    /// both, so every later call of this charge goes to the same entry under the same rules.
+    /// </summary>
+    private PaymentRoute? RouteFor(SessionStart start) =>
+        gateways.ResolveName(start.Payment.Provider, start.CpoId) is { } entry && gateways.TryGet(entry, out var gateway)
+            ? PaymentRoute.For(entry, gateway.Capabilities)
+            : null;
 
     async Task<bool> IChargingSessionGrain.Start(int transactionId, long meterStartWh, DateTimeOffset timestamp)
     {
@@ -246,8 +255,10 @@ internal sealed class ChargingSessionGrain(
                         EvChargeTelemetry.AuthorizationLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                             new KeyValuePair<string, object?>("provider", a.Provider));
                     }
-                    var late = Now - S.LastActivity > _rules.AuthorizeBudget;
-                    var claim = outcome.Approved && !late
+                    // Only the session's first authorization claims the wallet and races the charger's answer; a re-send that
+                    // resolves a lost answer and a long charge's rollover do neither.
+                    var late = a.ClaimWallet && Now - S.LastActivity > _rules.AuthorizeBudget;
+                    var claim = a.ClaimWallet && outcome.Approved && !late
                         ? await GrainFactory.GetGrain<ISocialPaymentAccountGrain>($"{a.Provider}:{outcome.WalletRef}").TryClaimHold(SessionId)
                         : null;
                     return new AuthorizeAnswered(outcome, claim, late);
@@ -259,8 +270,15 @@ internal sealed class ChargingSessionGrain(
                     catch (PaymentProviderUnavailableException) { return new ProviderUnanswered(call.Kind, RefusalCode: l.RefusalCode); }
                 case VoidCall v:
                     return new VoidAnswered(await gateway.VoidAsync(v.AuthorizationId, v.IdempotencyKey));
-                case OrderLookupCall o:
-                    return new OrderLookedUp(await gateway.FindByOrderAsync(o.OrderId));
+                case ResolveAuthorizeCall o:
+                    try { return new AuthorizeResolved(await gateway.ResolveAuthorizeAsync(o.Request, o.IdempotencyKey)); }
+                    catch (InvalidOperationException ex) // a lookup the provider refused: nothing is known yet, ask again later
+                    {
+                        logger.LogWarning(ex, "Session {Session}: resolving the authorization failed", SessionId);
+                        return new ProviderUnanswered(call.Kind);
+                    }
+                case IncrementCall i:
+                    return new IncrementAnswered(await gateway.IncrementAuthorizationAsync(i.Request, i.IdempotencyKey));
                 case RefundCall r:
                     return new RefundAnswered(r.RefundId, await gateway.RefundAsync(r.Request, r.IdempotencyKey));
                 default:
@@ -276,7 +294,7 @@ internal sealed class ChargingSessionGrain(
     }
 
     private static readonly string[] SpanNames = Enum.GetNames<ProviderCallKind>()
-        .Select(k => "session." + (k == nameof(ProviderCallKind.OrderLookup) ? "order-lookup" : k == nameof(ProviderCallKind.CaptureLookup) ? "capture-lookup" : k.ToLowerInvariant()))
+        .Select(k => "session." + (k == nameof(ProviderCallKind.ResolveAuthorize) ? "resolve-authorize" : k == nameof(ProviderCallKind.CaptureLookup) ? "capture-lookup" : k.ToLowerInvariant()))
         .ToArray();
 
     private Task Loaded() => _loaded ??= Reload();

@@ -1,4 +1,5 @@
 using EvCharge.Charging;
+using EvCharge.Sessions;
 
 namespace EvCharge.Grains;
 
@@ -42,6 +43,20 @@ public sealed record SessionRecord
     [Id(30)] public DateTimeOffset? NextAttemptAt { get; init; }
     /// <summary>Refund ids are never reused, even after a refused refund is dropped: the id is part of the provider key.</summary>
     [Id(31)] public int NextRefundNumber { get; init; }
+    /// <summary>The gateway entry and its capabilities, resolved when the session was created (null: written before they existed).</summary>
+    [Id(32)] public PaymentRoute? Route { get; init; }
+    /// <summary>Earlier authorizations of a long charge that rolled over, each closed (captured, voided or expired).</summary>
+    [Id(33)] public IReadOnlyList<PaymentPart> Earlier { get; init; } = [];
+    /// <summary>The current authorization's number: 0, or n after the n-th rollover (its order id is <c>{session}-r{n}</c>).</summary>
+    [Id(34)] public int PaymentNumber { get; init; }
+    /// <summary>Rollovers tried so far; the next is numbered one more (a declined number is not reused: it is in the key).</summary>
+    [Id(35)] public int Rollovers { get; init; }
+    /// <summary>Increments tried so far; the next is numbered one more.</summary>
+    [Id(36)] public int Increments { get; init; }
+    /// <summary>A hold extension in flight (increment, rollover), finished before the session settles.</summary>
+    [Id(37)] public HoldExtension? Extension { get; init; }
+    /// <summary>Parts of the current capture the provider did not pay out: owed to those payees from the ledger.</summary>
+    [Id(38)] public IReadOnlyList<SplitPart> Owed { get; init; } = [];
 
     public bool IsTerminal => State is SessionState.Settled or SessionState.Rejected or SessionState.Voided or SessionState.Debt;
 
@@ -58,4 +73,6 @@ public sealed record RefundRecord(
     [property: Id(3)] IReadOnlyList<SplitPart> Reversals,
     [property: Id(4)] bool Done,
     [property: Id(5)] string? ProviderRefundId,
-    [property: Id(6)] string? Reason);
+    [property: Id(6)] string? Reason,
+    // Which authorization it refunds (SessionRecord.PaymentNumber numbering); null: the session's current one.
+    [property: Id(7)] int? Payment = null);

@@ -9,7 +9,11 @@ namespace EvCharge.Ledger;
 /// <item><c>clearing:{session}</c> captured money awaiting remittance; zero once every split is remitted</item>
 /// <item><c>payee:{account}</c> what a payee (CPO, platform) received</item>
 /// <item><c>debt:{session}</c> energy delivered that could not be captured: the driver owes it</item>
+/// <item><c>payable:{account}</c> a payee's part the provider did not pay out: EvCharge owes it from its own settlement
+/// (negative: the payee owes EvCharge, e.g. a refund after a payout that cannot be clawed back)</item>
 /// </list>
+/// A ledger "session" is one authorization: a charge whose hold rolled over to a new one (docs/payments.md) books the
+/// n-th authorization under <c>{session}-r{n}</c>, the order id the provider knows it by.
 /// </summary>
 public static class Accounts
 {
@@ -18,9 +22,16 @@ public static class Accounts
     public static string Clearing(string sessionId) => $"clearing:{sessionId}";
     public static string Payee(string payeeAccount) => $"payee:{payeeAccount}";
     public static string Debt(string sessionId) => $"debt:{sessionId}";
+    public static string Payable(string payeeAccount) => $"payable:{payeeAccount}";
 }
 
-public enum JournalKind { Hold, Capture, Release, Remit, Void, Expire, Refund, RefundReversal, Debt }
+/// <summary>
+/// What a journal records. <see cref="Deposit"/> and <see cref="PartialCancel"/> are a deposit provider's (Toss Payments,
+/// KakaoPay) counterparts of <see cref="Hold"/> and <see cref="Release"/>: the money was charged at authorization and the
+/// unused part cancelled at capture, not held and released. <see cref="HoldIncrement"/> raises an open hold (Stripe
+/// incremental authorization). <see cref="Payable"/> allocates a payee's part that the provider did not pay out.
+/// </summary>
+public enum JournalKind { Hold, Capture, Release, Remit, Void, Expire, Refund, RefundReversal, Debt, Deposit, PartialCancel, HoldIncrement, Payable }
 
 public sealed record LedgerLine(string Account, long Amount);
 

@@ -8,16 +8,22 @@ namespace EvCharge.Ledger;
 /// Journal conventions (debit +, credit −; H = hold, F = final fee, a = a payee's split, r = a refund):
 /// <code>
 /// Hold            +H hold:{s}       −H wallet:{w}
+/// Deposit         +H hold:{s}       −H wallet:{w}       (a deposit provider charged H at authorization)
+/// HoldIncrement   +Δ hold:{s}       −Δ wallet:{w}       (an open hold raised by Δ)
 /// Capture         +F clearing:{s}   −F hold:{s}
 /// Release         +(H−F) wallet:{w} −(H−F) hold:{s}      (omitted when F = H)
+/// PartialCancel   +(H−F) wallet:{w} −(H−F) hold:{s}      (a deposit's unused part cancelled; omitted when F = H)
 /// Remit (per payee) +a payee:{p}    −a clearing:{s}
+/// Payable (per payee) +a payable:{p} −a clearing:{s}    (the provider did not pay p: owed from the ledger)
 /// Void / Expire   +H wallet:{w}     −H hold:{s}
 /// Refund          +r wallet:{w}     −r clearing:{s}
-/// RefundReversal  +a clearing:{s}   −a payee:{p}
+/// RefundReversal  +a clearing:{s}   −a payee:{p}  or  −a payable:{p}
 /// Debt            +F debt:{s}       −F wallet:{w}
 /// </code>
-/// The invariant check relies on these: "authorized" is what Hold journals put on hold:{s}, "captured" is what
-/// Capture journals put on clearing:{s}, "remitted"/"refunded" are what Remit/Refund journals take off it.
+/// The invariant check relies on these: "authorized" is what Hold, Deposit and HoldIncrement journals put on hold:{s},
+/// "captured" is what Capture journals put on clearing:{s}, "remitted"/"refunded" are what Remit and Payable / Refund
+/// journals take off it. A session here is one authorization's scope (<c>{session}</c>, or <c>{session}-r{n}</c> for
+/// the n-th authorization of a charge that rolled over), so each rule below holds per authorization.
 /// </remarks>
 internal static class LedgerRules
 {
@@ -68,20 +74,20 @@ internal static class LedgerRules
     public const string SessionAggregatesSql = """
         WITH jc AS (
             SELECT session_id,
-                   SUM(CASE WHEN kind = 'Hold' THEN 1 ELSE 0 END)                          AS holds,
+                   SUM(CASE WHEN kind IN ('Hold', 'Deposit') THEN 1 ELSE 0 END)            AS holds,
                    SUM(CASE WHEN kind = 'Capture' THEN 1 ELSE 0 END)                       AS captures,
                    SUM(CASE WHEN kind IN ('Void', 'Expire') THEN 1 ELSE 0 END)             AS voids,
-                   SUM(CASE WHEN kind = 'Release' THEN 1 ELSE 0 END)                       AS releases,
-                   SUM(CASE WHEN kind = 'Remit' THEN 1 ELSE 0 END)                         AS remits,
+                   SUM(CASE WHEN kind IN ('Release', 'PartialCancel') THEN 1 ELSE 0 END)   AS releases,
+                   SUM(CASE WHEN kind IN ('Remit', 'Payable') THEN 1 ELSE 0 END)           AS remits,
                    SUM(CASE WHEN kind = 'Debt' THEN 1 ELSE 0 END)                          AS debts
             FROM ledger_journals
             GROUP BY session_id
         ),
         la AS (
             SELECT l.session_id,
-                   SUM(CASE WHEN j.kind = 'Hold'    AND l.account = 'hold:' || l.session_id     THEN l.amount  ELSE 0 END) AS authorized,
+                   SUM(CASE WHEN j.kind IN ('Hold', 'Deposit', 'HoldIncrement') AND l.account = 'hold:' || l.session_id THEN l.amount ELSE 0 END) AS authorized,
                    SUM(CASE WHEN j.kind = 'Capture' AND l.account = 'clearing:' || l.session_id THEN l.amount  ELSE 0 END) AS captured,
-                   SUM(CASE WHEN j.kind = 'Remit'   AND l.account = 'clearing:' || l.session_id THEN -l.amount ELSE 0 END) AS remitted,
+                   SUM(CASE WHEN j.kind IN ('Remit', 'Payable') AND l.account = 'clearing:' || l.session_id THEN -l.amount ELSE 0 END) AS remitted,
                    SUM(CASE WHEN j.kind = 'Refund'  AND l.account = 'clearing:' || l.session_id THEN -l.amount ELSE 0 END) AS refunded,
                    SUM(CASE WHEN l.account = 'hold:' || l.session_id     THEN l.amount ELSE 0 END) AS hold_balance,
                    SUM(CASE WHEN l.account = 'clearing:' || l.session_id THEN l.amount ELSE 0 END) AS clearing_balance
@@ -114,11 +120,11 @@ internal static class LedgerRules
     {
         var id = s.SessionId;
         if (s.Holds > 1)
-            yield return new("hold-once", id, $"{s.Holds} Hold journals; a session places at most one hold");
+            yield return new("hold-once", id, $"{s.Holds} Hold/Deposit journals; an authorization is booked once (a rolled-over charge books the next under {id}-r{{n}})");
         if (s.Captures + s.Voids > 1)
             yield return new("hold-resolved-once", id, $"hold resolved {s.Captures + s.Voids} times ({s.Captures} capture, {s.Voids} void/expire)");
-        if (s.Holds == 0 && s.Captures + s.Voids + s.Releases > 0)
-            yield return new("resolution-without-hold", id, "capture, release, void or expire posted without a Hold");
+        if (s.Holds == 0 && s.Captures + s.Voids + s.Releases > 0 || s.Holds == 0 && s.Authorized > 0)
+            yield return new("resolution-without-hold", id, "capture, release, void, expire or increment posted without a Hold or Deposit");
         if (s.Releases > 0 && s.Captures == 0)
             yield return new("release-without-capture", id, "Release posted without a Capture");
         if (s.Releases > 1)
@@ -131,11 +137,11 @@ internal static class LedgerRules
         if (s.Captured > s.Authorized)
             yield return new("captured-le-authorized", id, $"captured {s.Captured} > authorized {s.Authorized}");
         if (s.Remits > 0 && s.Remitted != s.Captured)
-            yield return new("splits-sum-to-capture", id, $"remitted {s.Remitted} != captured {s.Captured}");
+            yield return new("splits-sum-to-capture", id, $"remitted or owed {s.Remitted} != captured {s.Captured}");
         if (s.Remits > 0 && s.ClearingBalance != 0)
             yield return new("clearing-zero-after-remit", id, $"clearing:{id} balance is {s.ClearingBalance} after remittance");
         if (s.Remits > 0 && s.Captures == 0)
-            yield return new("remit-without-capture", id, "Remit posted without a Capture");
+            yield return new("remit-without-capture", id, "Remit or Payable posted without a Capture");
         if (s.Refunded > s.Captured)
             yield return new("refunds-le-captured", id, $"refunded {s.Refunded} > captured {s.Captured}");
         if (s.Debts > 1)

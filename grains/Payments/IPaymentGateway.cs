@@ -54,6 +54,7 @@ public interface IPaymentGateway
 }
 
 /// <summary>How the provider holds the driver's money between authorize and capture.</summary>
+[GenerateSerializer]
 public enum FundsModel
 {
     /// <summary>A hold (pre-authorization) that capture takes from and void releases (Stripe manual capture, the sandbox).</summary>
@@ -66,6 +67,7 @@ public enum FundsModel
 }
 
 /// <summary>Who pays the CPO and the platform their parts of a capture.</summary>
+[GenerateSerializer]
 public enum PayeeSettlement
 {
     /// <summary>The provider splits at capture and reports each payee's remittance (the sandbox, Stripe Connect transfers).</summary>

@@ -11,6 +11,12 @@ public interface IPaymentGatewayRegistry
     /// contract may route that wallet to its own merchant account (<c>Payments:Routes:{cpoId}:{provider}</c>).
     /// </summary>
     bool Resolve(string provider, string? cpoId, out IPaymentGateway gateway) => TryGet(provider, out gateway);
+
+    /// <summary>
+    /// The entry name <see cref="Resolve"/> picks for <paramref name="provider"/> at <paramref name="cpoId"/> (the name a
+    /// session keeps and later calls <see cref="TryGet"/> with), or null when nothing answers for it.
+    /// </summary>
+    string? ResolveName(string provider, string? cpoId) => TryGet(provider, out _) ? provider : null;
 }
 
 public sealed class PaymentGatewayRegistry(IReadOnlyDictionary<string, IPaymentGateway> gateways) : IPaymentGatewayRegistry

@@ -83,11 +83,18 @@ public sealed class ReconciliationService(
         return report;
     }
 
+    /// <summary>
+    /// Each provider account once: configured entries are singletons (two entries of one kind, e.g. a CPO's own merchant
+    /// account, are two accounts), while the sandbox adapter is created per resolution and answers for several names.
+    /// </summary>
     private IEnumerable<IPaymentGateway> DistinctGateways()
     {
-        var seen = new HashSet<Type>();
+        var seen = new HashSet<object>();
         foreach (var name in gateways.Providers)
-            if (gateways.TryGet(name, out var g) && seen.Add(g.GetType())) yield return g;
+        {
+            if (!gateways.TryGet(name, out var g) || !gateways.TryGet(name, out var again)) continue;
+            if (seen.Add(ReferenceEquals(g, again) ? g : g.GetType())) yield return g;
+        }
     }
 
     /// <summary>One session's ledger, judged against the provider's record of its authorization.</summary>
@@ -150,14 +157,16 @@ internal sealed record LedgerSession(
     public static LedgerSession From(IGrouping<string, LedgerLineRow> g)
     {
         var id = g.Key;
-        var hold = g.FirstOrDefault(r => r.Kind == JournalKind.Hold && r.Amount < 0); // the credit line names the wallet
+        // The credit line of the Hold (or a deposit provider's Deposit) names the wallet, and through it the gateway entry.
+        var hold = g.FirstOrDefault(r => r.Kind is JournalKind.Hold or JournalKind.Deposit && r.Amount < 0);
         var provider = hold?.Account.StartsWith("wallet:", StringComparison.Ordinal) == true ? hold.Account.Split(':')[1] : "sandbox";
         long Sum(JournalKind kind, string account, int sign) => g.Where(r => r.Kind == kind && r.Account == account).Sum(r => r.Amount * sign);
-        // The provider's record lists the splits remitted at capture; refund reversals are compared as the refunded total.
+        // The provider's record lists the splits it remitted at capture (payables, which it did not pay, are ours alone);
+        // refund reversals are compared as the refunded total.
         var remitted = g.Where(r => r.Kind == JournalKind.Remit && r.Account.StartsWith("payee:", StringComparison.Ordinal))
             .GroupBy(r => r.Account["payee:".Length..]).ToDictionary(x => x.Key, x => x.Sum(r => r.Amount));
         return new LedgerSession(id, provider, hold?.Reference,
-            Held: Sum(JournalKind.Hold, Accounts.Hold(id), 1),
+            Held: Sum(JournalKind.Hold, Accounts.Hold(id), 1) + Sum(JournalKind.Deposit, Accounts.Hold(id), 1) + Sum(JournalKind.HoldIncrement, Accounts.Hold(id), 1),
             Captured: Sum(JournalKind.Capture, Accounts.Clearing(id), 1),
             PaymentId: g.FirstOrDefault(r => r.Kind == JournalKind.Capture)?.Reference,
             Refunded: -Sum(JournalKind.Refund, Accounts.Clearing(id), 1),

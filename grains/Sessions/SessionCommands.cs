@@ -12,7 +12,8 @@ namespace EvCharge.Sessions;
 /// </summary>
 public abstract record SessionCommand;
 
-public sealed record AuthorizeSession(SessionStart Start) : SessionCommand;
+/// <param name="Route">The gateway entry the session's CPO and wallet resolve to, and its capabilities; null: none answers.</param>
+public sealed record AuthorizeSession(SessionStart Start, PaymentRoute? Route = null) : SessionCommand;
 public sealed record StartCharging(int TransactionId, long MeterStartWh, DateTimeOffset Timestamp) : SessionCommand;
 public sealed record AddMeterSamples(IReadOnlyList<MeterSample> Samples) : SessionCommand;
 public sealed record StopCharging(StopReport Report) : SessionCommand;
@@ -35,18 +36,29 @@ public sealed record ProviderMissing(ProviderCallKind Call, string? RefundId = n
 public sealed record CaptureAnswered(CaptureOutcome Outcome) : SessionCommand;
 public sealed record CaptureLookedUp(ProviderAuthorization? Found, string? RefusalCode) : SessionCommand;
 public sealed record VoidAnswered(VoidOutcome Outcome) : SessionCommand;
-public sealed record OrderLookedUp(ProviderAuthorization? Found) : SessionCommand;
+/// <summary>What an authorize whose answer was lost left at the provider (<see cref="IPaymentGateway.ResolveAuthorizeAsync"/>).</summary>
+public sealed record AuthorizeResolved(AuthorizeResolution Resolution) : SessionCommand;
+public sealed record IncrementAnswered(IncrementOutcome Outcome) : SessionCommand;
 public sealed record RefundAnswered(string RefundId, RefundResult Result) : SessionCommand;
 
-public enum ProviderCallKind { Authorize, Capture, CaptureLookup, Void, OrderLookup, Refund }
+public enum ProviderCallKind { Authorize, Capture, CaptureLookup, Void, ResolveAuthorize, Refund, Increment }
 
 /// <summary>The one provider call a decision asks for; its key is derived from the session, so a repeat is the same request.</summary>
 public abstract record ProviderCall(ProviderCallKind Kind, string Provider);
-public sealed record AuthorizeCall(string Provider, AuthorizeRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.Authorize, Provider);
+public sealed record AuthorizeCall(string Provider, AuthorizeRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.Authorize, Provider)
+{
+    /// <summary>
+    /// The session's first authorization, whose approval claims the wallet (one open session per wallet). False for a
+    /// re-send that resolves a lost answer (the charger was already refused) and for a long charge's rollover.
+    /// </summary>
+    public bool ClaimWallet { get; init; } = true;
+}
 public sealed record CaptureCall(string Provider, CaptureRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.Capture, Provider);
 public sealed record CaptureLookupCall(string Provider, string AuthorizationId, string? RefusalCode) : ProviderCall(ProviderCallKind.CaptureLookup, Provider);
 public sealed record VoidCall(string Provider, string AuthorizationId, string IdempotencyKey) : ProviderCall(ProviderCallKind.Void, Provider);
-public sealed record OrderLookupCall(string Provider, string OrderId) : ProviderCall(ProviderCallKind.OrderLookup, Provider);
+/// <summary>Asks what an authorize with this request and key left at the provider; never authorizes under another key.</summary>
+public sealed record ResolveAuthorizeCall(string Provider, AuthorizeRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.ResolveAuthorize, Provider);
+public sealed record IncrementCall(string Provider, IncrementRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.Increment, Provider);
 public sealed record RefundCall(string Provider, string RefundId, RefundRequest Request, string IdempotencyKey) : ProviderCall(ProviderCallKind.Refund, Provider);
 
 /// <summary>
@@ -77,11 +89,12 @@ public sealed record SessionRules(
     int MaxSettlementAttempts,
     TimeSpan HoldRefreshBefore,
     int HoldStopMarginBasisPoints,
-    TimeSpan AuthorizeBudget)
+    TimeSpan AuthorizeBudget,
+    long MaxSessionAmount = EvChargeOptions.DefaultMaxSessionAmount)
 {
     public static SessionRules From(EvChargeOptions o) => new(
         o.StartTimeout, o.StopTimeout, o.WatchdogPeriod, o.MaxSettlementAttempts, o.HoldRefreshBefore, o.HoldStopMarginBasisPoints,
-        o.AuthorizeBudget);
+        o.AuthorizeBudget, o.MaxSessionAmount);
 
     /// <summary>Sessions needing attention are retried this many watchdog periods apart.</summary>
     public const int AttentionPaceFactor = 16;

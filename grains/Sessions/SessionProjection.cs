@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using EvCharge.Charging;
+using EvCharge.Domain;
 using EvCharge.Grains;
+using EvCharge.Payments;
 
 namespace EvCharge.Sessions;
 
@@ -64,6 +66,8 @@ public static class SessionProjection
             SessionState.Created or SessionState.Rejected => null,
             SessionState.Authorizing => s.LastActivity + rules.AuthorizeBudget + rules.WatchdogPeriod,
             SessionState.Authorized => (s.AuthorizedAt ?? s.CreatedAt) + SessionDeadlines.StartTimeout(s, rules),
+            // A hold extension in flight or backing off is looked at when due; a quiet charger at the stop timeout either way.
+            SessionState.Charging when s.Extension is not null => Earliest(s.NextAttemptAt ?? now + rules.WatchdogPeriod, s.LastActivity + rules.StopTimeout),
             SessionState.Charging => s.LastActivity + rules.StopTimeout,
             SessionState.Stopped or SessionState.Settling or SessionState.Voiding => s.NextAttemptAt ?? now + rules.WatchdogPeriod,
             _ => s.Refunds.Any(r => !r.Done) ? s.NextAttemptAt ?? now + rules.WatchdogPeriod : null,
@@ -73,12 +77,55 @@ public static class SessionProjection
         return refresh < due ? refresh : due;
     }
 
+    private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>
+    /// The session as operators see it. A charge that rolled over to new authorizations shows its totals (captured, the
+    /// splits summed per payee, one receipt for the whole fee) and every authorization in <see cref="SessionView.Payments"/>.
+    /// </summary>
     public static SessionView View(string sessionId, SessionRecord s) => new(
         sessionId, s.State, s.Start?.ChargerId, s.Start?.ConnectorId ?? 0, s.Start?.CpoId, s.TransactionId, s.WalletKey,
         s.AuthorizationId, s.Authorized, SessionMachine.Energy(s), s.Fee, s.ChargerFee, FeeMismatch(s),
-        s.Captured, s.Splits, s.State == SessionState.Settled ? s.Receipt : null, s.Samples, s.StartedAt, s.StoppedAt, s.AttentionReason ?? s.Reason,
-        s.PaymentId, s.Start?.Payment.VehicleId is not null, s.Refunded, s.Debt, s.CreatedAt)
-    { MeterStartWh = s.StartedAt is null ? null : s.MeterStartWh, Tariff = s.Start?.Tariff };
+        s.Captured, Splits(s), s.State == SessionState.Settled ? s.Earlier.Count == 0 ? s.Receipt : Vat.Receipt(s.Captured) : null,
+        s.Samples, s.StartedAt, s.StoppedAt, s.AttentionReason ?? s.Reason,
+        s.PaymentId ?? s.Earlier.LastOrDefault(p => p.PaymentId is not null)?.PaymentId, s.Start?.Payment.VehicleId is not null, s.Refunded, s.Debt, s.CreatedAt)
+    {
+        MeterStartWh = s.StartedAt is null ? null : s.MeterStartWh,
+        Tariff = s.Start?.Tariff,
+        Payments = Payments(sessionId, s),
+    };
+
+    private static IReadOnlyList<SplitPart> Splits(SessionRecord s)
+    {
+        if (s.Earlier.Count == 0) return s.Splits;
+        var current = s.State == SessionState.Settled ? s.Splits : [];
+        return s.Earlier.Where(p => p.Captured > 0).SelectMany(p => p.Splits).Concat(current)
+            .GroupBy(p => (p.PayeeAccount, p.Role)).Select(g => new SplitPart(g.Key.PayeeAccount, g.Key.Role, g.Sum(p => p.Amount))).ToList();
+    }
+
+    /// <summary>What moved per authorization: held and captured/released, or charged as a deposit and partly cancelled.</summary>
+    public static IReadOnlyList<SessionPayment> Payments(string sessionId, SessionRecord s)
+    {
+        var funds = s.Route?.Funds == FundsModel.ApproveThenPartialCancel ? "deposit" : "hold";
+        var list = s.Earlier.Select(p => new SessionPayment(Domain.Journals.Scope(sessionId, p.Number), p.AuthorizationId, funds, p.Authorized,
+            p.Captured, p.Authorized - p.Captured, p.PaymentId, p.Status == "closing" ? "open" : p.Status)).ToList();
+        if (s.AuthorizationId is null) return list;
+        var captured = s.State == SessionState.Settled ? s.Captured - s.Earlier.Sum(p => p.Captured) : 0;
+        var status = s.State switch
+        {
+            SessionState.Settled when captured > 0 => "captured",
+            SessionState.Settled or SessionState.Voided => "voided",
+            SessionState.Debt => "debt",
+            _ => "open",
+        };
+        var released = status == "open" ? 0 : s.Authorized - captured;
+        list.Add(new SessionPayment(Domain.Journals.Scope(sessionId, s.PaymentNumber), s.AuthorizationId, funds, s.Authorized, captured, released,
+            s.PaymentId, status));
+        // An earlier part still being closed is shown open until its capture is booked.
+        if (s.Extension?.Previous is { } closing)
+            list.Insert(list.Count - 1, new SessionPayment(Domain.Journals.Scope(sessionId, closing.Number), closing.AuthorizationId, funds, closing.Authorized, 0, 0, null, "open"));
+        return list;
+    }
 
     public static SessionAuthorization AuthorizationAnswer(SessionRecord s) => s.State switch
     {

@@ -34,6 +34,15 @@ public sealed record SplitResponse(string PayeeAccount, PayeeRole Role, long Amo
 public sealed record ReceiptResponse(long Total, long SupplyValue, long Vat);
 
 /// <summary>
+/// One authorization of a charge and what really moved: <c>funds</c> <c>hold</c> (held, captured, the rest released) or
+/// <c>deposit</c> (charged in full at authorization, the unused part cancelled). <c>orderId</c> is the session id, or
+/// <c>{session}-r{n}</c> for the n-th authorization of a long charge that rolled over. <c>status</c>: open, captured,
+/// voided, expired, debt.
+/// </summary>
+public sealed record SessionPaymentResponse(
+    string OrderId, string AuthorizationId, string Funds, long Authorized, long Captured, long Released, string? PaymentId, string Status);
+
+/// <summary>
 /// One charge as operators see it. Payment codes and billing tokens are never part of it. <c>meterTimeline</c> holds
 /// the charger's meter register readings; <c>meterStartWh</c> is the register at the start, so the energy delivered
 /// at a reading is the reading minus it.
@@ -43,7 +52,11 @@ public sealed record SessionResponse(
     string? AuthorizationId, long HoldAmount, long EnergyWh, long? Fee, long? ChargerReportedFee, bool FeeMismatch, long Captured,
     IReadOnlyList<SplitResponse> Splits, ReceiptResponse? Receipt, IReadOnlyList<MeterSampleResponse> MeterTimeline,
     DateTimeOffset? StartedAt, DateTimeOffset? StoppedAt, string? Reason, string? PaymentId, bool Seamless, long Refunded,
-    long DebtAmount, DateTimeOffset CreatedAt, long? MeterStartWh);
+    long DebtAmount, DateTimeOffset CreatedAt, long? MeterStartWh)
+{
+    /// <summary>What really moved, per authorization (one unless a long charge rolled over).</summary>
+    public IReadOnlyList<SessionPaymentResponse> Payments { get; init; } = [];
+}
 
 /// <summary>A row of the session lists (the session index's read model).</summary>
 public sealed record SessionSummaryResponse(
@@ -89,7 +102,10 @@ public static class ApiMapping
         v.EnergyWh, v.Fee, v.ChargerReportedFee, v.FeeMismatch, v.Captured, v.Splits.Select(ToResponse).ToList(),
         v.Receipt is { } r ? new ReceiptResponse(r.Total, r.SupplyValue, r.Vat) : null,
         v.MeterTimeline.Select(m => new MeterSampleResponse(m.Timestamp, m.EnergyWh)).ToList(),
-        v.StartedAt, v.StoppedAt, v.Reason, v.PaymentId, v.Seamless, v.Refunded, v.DebtAmount, v.CreatedAt, v.MeterStartWh);
+        v.StartedAt, v.StoppedAt, v.Reason, v.PaymentId, v.Seamless, v.Refunded, v.DebtAmount, v.CreatedAt, v.MeterStartWh)
+    {
+        Payments = v.Payments.Select(p => new SessionPaymentResponse(p.OrderId, p.AuthorizationId, p.Funds, p.Authorized, p.Captured, p.Released, p.PaymentId, p.Status)).ToList(),
+    };
 
     public static SessionSummaryResponse ToResponse(this SessionSummary s) => new(
         s.SessionId, s.State, s.ChargerId, s.ConnectorId, s.CpoId, s.WalletKey, s.HoldAmount, s.EnergyWh, s.Fee, s.Captured, s.Refunded,

@@ -86,42 +86,49 @@ public static class ReconciliationApi
     private static async Task<List<ReconciliationItem>> CompareAsync(SessionSummary s, ILedger ledger, IPaymentGatewayRegistry gateways,
         IGrainFactory grains, CancellationToken ct)
     {
-        var entries = await ledger.GetSessionEntriesAsync(s.SessionId, ct);
+        var view = await grains.GetGrain<IChargingSessionGrain>(s.SessionId).GetView();
+        var provider = s.WalletKey?.Split(':')[0] ?? "sandbox";
+        if (!gateways.TryGet(provider, out var gateway) && !gateways.TryGet("sandbox", out gateway))
+            return [new(s.SessionId, "missing", "provider", 0, 0, view.AuthorizationId, $"no gateway for provider {provider}")];
+        // Each authorization is its own ledger scope: one for most charges, one more per rollover of a long one.
+        var items = new List<ReconciliationItem>();
+        foreach (var scope in view.Payments.Count > 0 ? view.Payments.Select(p => (p.OrderId, (string?)p.AuthorizationId)) : [(s.SessionId, view.AuthorizationId)])
+            items.AddRange(await CompareScopeAsync(scope.OrderId, scope.Item2, ledger, gateway, ct));
+        return items;
+    }
+
+    private static async Task<List<ReconciliationItem>> CompareScopeAsync(string scope, string? knownAuthorization, ILedger ledger, IPaymentGateway gateway, CancellationToken ct)
+    {
+        var entries = await ledger.GetSessionEntriesAsync(scope, ct);
         long Sum(params JournalKind[] kinds) => entries.Where(x => kinds.Contains(x.Kind) && x.Amount > 0).Sum(x => x.Amount);
-        var held = Sum(JournalKind.Hold);
+        var held = Sum(JournalKind.Hold, JournalKind.Deposit, JournalKind.HoldIncrement);
         var captured = Sum(JournalKind.Capture);
         var refunded = Sum(JournalKind.Refund);
         var voided = Sum(JournalKind.Void, JournalKind.Expire);
-        var authorizationId = entries.FirstOrDefault(x => x.Kind == JournalKind.Hold)?.Reference;
+        var authorizationId = entries.FirstOrDefault(x => x.Kind is JournalKind.Hold or JournalKind.Deposit)?.Reference ?? knownAuthorization;
 
-        var view = await grains.GetGrain<IChargingSessionGrain>(s.SessionId).GetView();
-        authorizationId ??= view.AuthorizationId;
-        var provider = s.WalletKey?.Split(':')[0] ?? "sandbox";
-        if (!gateways.TryGet(provider, out var gateway) && !gateways.TryGet("sandbox", out gateway))
-            return [new(s.SessionId, "missing", "provider", held, 0, authorizationId, $"no gateway for provider {provider}")];
-
-        var remote = authorizationId is not null ? await gateway.GetAsync(authorizationId, ct) : await gateway.FindByOrderAsync(s.SessionId, ct);
+        var remote = authorizationId is not null ? await gateway.GetAsync(authorizationId, ct) : await gateway.FindByOrderAsync(scope, ct);
         var items = new List<ReconciliationItem>();
         if (remote is null)
         {
-            if (held > 0) items.Add(new(s.SessionId, "missing", "authorization", held, 0, authorizationId, "the provider has no record of this hold"));
+            if (held > 0) items.Add(new(scope, "missing", "authorization", held, 0, authorizationId, "the provider has no record of this hold"));
             return items;
         }
         if (held == 0)
         {
             // The provider knows a hold the ledger never journaled; harmless only if it was voided or expired there.
             if (remote.Status is not (ProviderAuthorizationStatus.Voided or ProviderAuthorizationStatus.Expired) || remote.Captured > 0)
-                items.Add(new(s.SessionId, "extra", "authorization", 0, remote.Amount, remote.AuthorizationId, $"provider status {remote.Status}"));
+                items.Add(new(scope, "extra", "authorization", 0, remote.Amount, remote.AuthorizationId, $"provider status {remote.Status}"));
             return items;
         }
-        if (remote.Amount != held) items.Add(new(s.SessionId, "mismatched", "authorized", held, remote.Amount, remote.AuthorizationId, null));
+        if (remote.Amount != held) items.Add(new(scope, "mismatched", "authorized", held, remote.Amount, remote.AuthorizationId, null));
         if (remote.Captured != captured)
-            items.Add(new(s.SessionId, captured == 0 ? "extra" : remote.Captured == 0 ? "missing" : "mismatched", "captured", captured, remote.Captured, remote.AuthorizationId, null));
+            items.Add(new(scope, captured == 0 ? "extra" : remote.Captured == 0 ? "missing" : "mismatched", "captured", captured, remote.Captured, remote.AuthorizationId, null));
         if (remote.Refunded != refunded)
-            items.Add(new(s.SessionId, refunded == 0 ? "extra" : remote.Refunded == 0 ? "missing" : "mismatched", "refunded", refunded, remote.Refunded, remote.AuthorizationId, null));
+            items.Add(new(scope, refunded == 0 ? "extra" : remote.Refunded == 0 ? "missing" : "mismatched", "refunded", refunded, remote.Refunded, remote.AuthorizationId, null));
         var remoteVoided = remote.Status is ProviderAuthorizationStatus.Voided or ProviderAuthorizationStatus.Expired;
         if (remoteVoided != voided > 0)
-            items.Add(new(s.SessionId, remoteVoided ? "extra" : "missing", "voided", voided, remoteVoided ? remote.Amount : 0, remote.AuthorizationId, $"provider status {remote.Status}"));
+            items.Add(new(scope, remoteVoided ? "extra" : "missing", "voided", voided, remoteVoided ? remote.Amount : 0, remote.AuthorizationId, $"provider status {remote.Status}"));
         return items;
     }
 }

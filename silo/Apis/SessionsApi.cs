@@ -87,10 +87,15 @@ public static class SessionsApi
     internal static async Task<SessionDetail> DetailAsync(SessionView view, CallerScope scope, ILedger ledger, CancellationToken ct = default)
     {
         var sessionId = view.SessionId;
-        var entries = await ledger.GetSessionEntriesAsync(sessionId, ct);
-        long Sum(JournalKind kind) => entries.Where(x => x.Kind == kind && x.Amount > 0).Sum(x => x.Amount);
-        var holdOpen = entries.Where(x => x.Account == Accounts.Hold(sessionId)).Sum(x => x.Amount) != 0;
-        var hold = new HoldSummary(Sum(JournalKind.Hold), Sum(JournalKind.Capture), Sum(JournalKind.Release), Sum(JournalKind.Void), Sum(JournalKind.Expire), holdOpen);
+        // A long charge that rolled over keeps each authorization in its own ledger scope ({session}-r{n}); the detail shows them all.
+        var entries = new List<LedgerEntry>(await ledger.GetSessionEntriesAsync(sessionId, ct));
+        foreach (var rolledOver in view.Payments.Select(p => p.OrderId).Where(o => o != sessionId))
+            entries.AddRange(await ledger.GetSessionEntriesAsync(rolledOver, ct));
+        long Sum(params JournalKind[] kinds) => entries.Where(x => kinds.Contains(x.Kind) && x.Amount > 0).Sum(x => x.Amount);
+        var holdOpen = entries.Where(x => x.Account == Accounts.Hold(x.SessionId)).Sum(x => x.Amount) != 0;
+        // A deposit (Toss Payments, KakaoPay) counts as authorized, its partial cancel as released.
+        var hold = new HoldSummary(Sum(JournalKind.Hold, JournalKind.Deposit, JournalKind.HoldIncrement), Sum(JournalKind.Capture),
+            Sum(JournalKind.Release, JournalKind.PartialCancel), Sum(JournalKind.Void), Sum(JournalKind.Expire), holdOpen);
         var shown = scope.IsOperator ? view : view with { WalletKey = MaskWallet(view.WalletKey) };
         return new SessionDetail(shown.ToResponse(), hold, entries.Select(x => x.ToResponse()).ToList());
     }

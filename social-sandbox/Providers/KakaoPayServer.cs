@@ -51,6 +51,9 @@ internal static class KakaoPayServer
             return Results.Json(new { sid });
         });
 
+        // Every payment with its actions, for a test's checks across all of them (no double cancel, nothing left open).
+        app.MapGet("/__test/payments", () => { lock (rt.Gate) return Results.Json(payments.Values.Where(p => p.Status != "READY").Select(p => Order(p)).ToList()); });
+
         Map("ready", "ready", b =>
         {
             var total = (long?)b["total_amount"] ?? 0;

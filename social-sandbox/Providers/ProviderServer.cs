@@ -13,12 +13,19 @@ namespace EvCharge.SocialSandbox.Providers;
 /// the next <c>count</c> requests of the operation get the fault. <c>error</c>: 500 before anything executes;
 /// <c>timeout</c>: the request hangs <see cref="Hang"/> then 504, nothing executes; <c>lost</c>: the operation
 /// executes (and its answer is stored under its Idempotency-Key, where the provider has them), then 500.
-/// Deterministic on purpose: a test names exactly which call fails.
+/// Deterministic on purpose: a test names exactly which call fails; a fault run sets seeded rates instead.
 /// </summary>
 public sealed class ProviderFaults
 {
     private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _next = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<(string Operation, string Fault), int> _injected = new();
+    private readonly Lock _gate = new();
+    private FaultRates? _rates;
+    private Random? _random;
     public static readonly string[] Kinds = ["error", "timeout", "lost"];
+
+    /// <summary>The calls that move money; <see cref="SetRates"/> faults these unless told otherwise (lookups stay clean).</summary>
+    public static readonly string[] MoneyOperations = ["authorize", "capture", "void", "refund", "increment", "transfer", "reversal", "payout"];
 
     public TimeSpan Hang { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -29,9 +36,49 @@ public sealed class ProviderFaults
         for (var i = 0; i < count; i++) q.Enqueue(fault);
     }
 
-    public string? Next(string operation) => _next.TryGetValue(operation, out var q) && q.TryDequeue(out var f) ? f : null;
+    /// <summary>
+    /// Random faults for a fault run (<c>PUT /__faults/rates</c>): each request of the operations (default
+    /// <see cref="MoneyOperations"/>) gets <c>error</c>, <c>timeout</c> or <c>lost</c> at these rates, from a seeded
+    /// generator so that a run can be repeated. Queued faults still come first.
+    /// </summary>
+    public void SetRates(double errorRate, double timeoutRate, double lostRate, int seed, IReadOnlyCollection<string>? operations = null)
+    {
+        if (errorRate < 0 || timeoutRate < 0 || lostRate < 0 || errorRate + timeoutRate + lostRate > 1)
+            throw new ArgumentException("rates must be non-negative and add up to at most 1");
+        lock (_gate)
+        {
+            _rates = new FaultRates(errorRate, timeoutRate, lostRate, new HashSet<string>(operations ?? MoneyOperations, StringComparer.OrdinalIgnoreCase));
+            _random = new Random(seed);
+        }
+    }
 
-    public void Clear() => _next.Clear();
+    public string? Next(string operation)
+    {
+        var fault = _next.TryGetValue(operation, out var q) && q.TryDequeue(out var f) ? f : Roll(operation);
+        if (fault is not null) _injected.AddOrUpdate((operation, fault), 1, (_, n) => n + 1);
+        return fault;
+    }
+
+    private string? Roll(string operation)
+    {
+        lock (_gate)
+        {
+            if (_rates is not { } r || !r.Operations.Contains(operation)) return null;
+            var x = _random!.NextDouble();
+            return x < r.Error ? "error" : x < r.Error + r.Timeout ? "timeout" : x < r.Error + r.Timeout + r.Lost ? "lost" : null;
+        }
+    }
+
+    /// <summary>How many faults of a kind the operation got so far (queued or random).</summary>
+    public int Injected(string operation, string fault) => _injected.GetValueOrDefault((operation, fault));
+
+    public void Clear()
+    {
+        _next.Clear();
+        lock (_gate) (_rates, _random) = (null, null);
+    }
+
+    private sealed record FaultRates(double Error, double Timeout, double Lost, HashSet<string> Operations);
 
     internal void Map(IEndpointRouteBuilder app)
     {
@@ -47,6 +94,18 @@ public sealed class ProviderFaults
                 return Results.BadRequest(new { message = e.Message });
             }
         });
+        app.MapPut("/__faults/rates", (RatesRequest body) =>
+        {
+            try
+            {
+                SetRates(body.ErrorRate, body.TimeoutRate, body.LostRate, body.Seed ?? 1, body.Operations);
+                return Results.Ok(body);
+            }
+            catch (ArgumentException e)
+            {
+                return Results.BadRequest(new { message = e.Message });
+            }
+        });
         app.MapDelete("/__faults", () =>
         {
             Clear();
@@ -55,6 +114,7 @@ public sealed class ProviderFaults
     }
 
     internal sealed record FaultRequest(string Operation, string Fault, int? Count);
+    internal sealed record RatesRequest(double ErrorRate, double TimeoutRate, double LostRate, int? Seed, string[]? Operations);
 }
 
 /// <summary>A provider's answer before it is written: status and JSON body.</summary>
@@ -74,12 +134,15 @@ public sealed class ProviderRuntime(string provider, Func<string, ProviderReply>
     public ProviderFaults Faults { get; } = new();
     public Lock Gate { get; } = new();
     public ConcurrentDictionary<string, int> Executions { get; } = new();
+    /// <summary>Requests per operation, faulted or not (a fault run reports requests against executions).</summary>
+    public ConcurrentDictionary<string, int> Requests { get; } = new();
     public string Provider => provider;
 
     public async Task<IResult> RunAsync(HttpContext ctx, string operation, string? idempotencyKey, string requestHash, Func<ProviderReply> execute,
         Func<ProviderReply, IResult>? write = null)
     {
         write ??= Write;
+        Requests.AddOrUpdate(operation, 1, (_, n) => n + 1);
         var fault = Faults.Next(operation);
         if (fault == "error") return Write(new ProviderReply(500, ServerError()));
         if (fault == "timeout")
@@ -182,6 +245,7 @@ public sealed class RunningProviderServer(WebApplication app, Uri baseAddress, P
     public ProviderServerOptions Options { get; } = options;
     public ProviderFaults Faults => Runtime.Faults;
     public int Executions(string operation) => Runtime.Executions.GetValueOrDefault(operation);
+    public int Requests(string operation) => Runtime.Requests.GetValueOrDefault(operation);
 
     public async ValueTask DisposeAsync()
     {

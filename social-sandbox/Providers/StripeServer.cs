@@ -61,6 +61,8 @@ internal static class StripeServer
             lock (rt.Gate) methods[id] = new((string?)b["behavior"] ?? "ok", (string?)b["customer"], (bool?)b["incremental"] ?? true);
             return Results.Json(new { id });
         });
+        // Every PaymentIntent, for a test's checks across all of them (nothing left on hold, captures once).
+        app.MapGet("/__test/payment_intents", () => { lock (rt.Gate) return Results.Json(intents.Values.Select(pi => ToJson(pi, expand: true)).ToList()); });
         app.MapPost("/__test/expire/{id}", (string id) =>
         {
             lock (rt.Gate)

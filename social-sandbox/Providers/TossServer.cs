@@ -54,6 +54,8 @@ internal static class TossServer
             return Results.Json(new { billingKey = key, customerKey = b["customerKey"]!.GetValue<string>() });
         });
         app.MapGet("/__test/payouts", () => { lock (rt.Gate) return Results.Json(payouts.Select(p => p.DeepClone()).ToList()); });
+        // Every payment with its cancels, for a test's checks across all of them (no double cancel, nothing left open).
+        app.MapGet("/__test/payments", () => { lock (rt.Gate) return Results.Json(payments.Values.Where(p => p.Status != "READY").Select(p => ToJson(p)).ToList()); });
 
         app.MapPost("/v1/payments/confirm", async (HttpContext ctx) =>
         {

@@ -106,6 +106,13 @@ public sealed partial class KakaoPayGateway(
             PaymentRequestHash.Of($"approve|{tid}|{request.Amount}|{request.OrderId}"), ct);
         if (begin == JournalBegin.Completed) return ProviderJson.Deserialize<AuthorizeRecord>(row.Response!).Outcome;
         if (begin == JournalBegin.KeyReused) return AuthorizeOutcome.Decline("idempotency_key_reuse", "this key was used for another authorization");
+        if (!await OwnsCheckoutAsync(tid, idempotencyKey, ct))
+        {
+            // A checkout pays one authorization: a charger that retried its DataTransfer into a new session, or a code
+            // shown twice, must not take over (or, resolving, cancel) the approval that belongs to the first.
+            await journal.ForgetAsync(name, idempotencyKey, ct);
+            return AuthorizeOutcome.Decline("code_used", "this KakaoPay checkout was presented for another authorization");
+        }
         if (begin == JournalBegin.InDoubt && await OrderAsync(ready.Cid, tid, ct) is { } earlier && IsApproved(earlier))
             return await CompleteApproval(Approved(earlier, ready.PartnerUserId));
 
@@ -146,12 +153,19 @@ public sealed partial class KakaoPayGateway(
         }
         if (row.AuthorizationId is { } tid) // an approve: the tid is known
         {
+            // Another authorization's approval of the same checkout is not ours: the re-send is then declined as code_used.
+            if (!await OwnsCheckoutAsync(tid, idempotencyKey, ct)) return AuthorizeResolution.None;
             var cid = OneTimeCid;
             if (await OrderAsync(cid, tid, ct) is { } order && IsApproved(order)) return AuthorizeResolution.Found(await MapAsync(order, cid, ct));
             return AuthorizeResolution.None;
         }
         return AuthorizeResolution.Unknown("a KakaoPay SID payment was sent and its answer lost; KakaoPay has no lookup by order id");
     }
+
+    /// <summary>The first authorization to present a checkout's tid owns it (journal order: created, then key).</summary>
+    private async Task<bool> OwnsCheckoutAsync(string tid, string idempotencyKey, CancellationToken ct) =>
+        (await journal.FindAsync(name, authorizationId: tid, operation: "authorize", ct: ct)).FirstOrDefault()?.IdempotencyKey is not { } owner
+        || owner == idempotencyKey;
 
     public async Task<CaptureOutcome> CaptureAsync(CaptureRequest request, string idempotencyKey, CancellationToken ct = default)
     {

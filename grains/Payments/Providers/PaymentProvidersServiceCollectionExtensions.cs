@@ -109,4 +109,8 @@ public sealed class ConfiguredPaymentGatewayRegistry(
     public bool Resolve(string provider, string? cpoId, out IPaymentGateway gateway) =>
         cpoId is not null && routes.TryGetValue($"{cpoId}/{provider}", out var name) && TryGet(name, out gateway)
         || TryGet(provider, out gateway);
+
+    public string? ResolveName(string provider, string? cpoId) =>
+        cpoId is not null && routes.TryGetValue($"{cpoId}/{provider}", out var name) && TryGet(name, out _) ? name
+        : TryGet(provider, out _) ? provider : null;
 }

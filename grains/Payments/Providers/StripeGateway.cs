@@ -14,7 +14,9 @@ namespace EvCharge.Payments.Providers;
 /// transfers (docs/payments.md, "Stripe"). Authorize creates and confirms a PaymentIntent with
 /// <c>capture_method=manual</c> (a hold, 7 days for cards), asking for incremental authorization where the card
 /// allows it; capture takes the fee (<c>amount_to_capture</c>, the rest is released) and transfers each CPO's part to
-/// its connected account (<c>source_transaction</c> = the charge, so the transfer waits for the funds); void cancels;
+/// its connected account (<c>source_transaction</c> = the charge, so the transfer waits for the funds); the capture's
+/// remittances are those transfers, as the PaymentIntent's record lists them (the platform's part stays in the
+/// platform balance: the session books it as owed from the ledger); void cancels;
 /// a refund refunds and reverses the transfers by the split reversals. Every POST carries our Idempotency-Key
 /// (Stripe keeps keys 24 hours); derived calls get derived keys. KRW is a zero-decimal currency: amounts are won.
 /// </summary>
@@ -115,7 +117,7 @@ public sealed partial class StripeGateway(
                     continue;
                 }
             }
-            else if (split.Role == PayeeRole.Cpo) continue; // no connected account: settled from the ledger
+            else continue; // no connected account (or the platform's own part, which stays in its balance): settled from the ledger
             remittances.Add(new Remittance(split.PayeeAccount, split.Amount));
         }
         var captured = pi.Long("amount_received");
@@ -242,10 +244,11 @@ public sealed partial class StripeGateway(
         IReadOnlyList<Remittance> remittances = [];
         if (captured > 0)
         {
+            // What was remitted at capture, as the sandbox and the ledger's Remit journals count it; reversals show in Refunded.
             var transfers = await LookupAsync($"v1/transfers?transfer_group={Uri.EscapeDataString(OrderIdOf(pi))}", ct);
             var cpo = transfers.Body.Items("data").Select(t => new Remittance(
                 t.TryGetProperty("metadata", out var m) ? m.Str("payee") ?? t.Str("destination")! : t.Str("destination")!,
-                t.Long("amount") - t.Long("amount_reversed"))).ToList();
+                t.Long("amount"))).ToList();
             remittances = cpo;
         }
         var created = DateTimeOffset.FromUnixTimeSeconds(pi.Long("created"));

@@ -58,9 +58,18 @@ public sealed partial class TossPaymentsGateway(
         }
 
         var hash = PaymentRequestHash.Of($"authorize|{path}|{paymentRef}|{request.Amount}|{request.OrderId}");
-        var (begin, row) = await journal.BeginAsync(name, idempotencyKey, "authorize", request.OrderId, null, hash, ct);
+        // A one-time code's payment key is recorded with the row at once: the first authorization to present it owns it.
+        var presented = request.PaymentCode is not null ? paymentRef : null;
+        var (begin, row) = await journal.BeginAsync(name, idempotencyKey, "authorize", request.OrderId, presented, hash, ct);
         if (begin == JournalBegin.Completed) return ProviderJson.Deserialize<AuthorizeOutcome>(row.Response!);
         if (begin == JournalBegin.KeyReused) return AuthorizeOutcome.Decline("idempotency_key_reuse", "this key was used for another authorization");
+        if (presented is not null && !await OwnsPaymentAsync(presented, idempotencyKey, ct))
+        {
+            // A payment window pays one authorization: a charger that retried its DataTransfer into a new session must not
+            // take over (or, resolving, cancel) the payment that belongs to the first.
+            await journal.ForgetAsync(name, idempotencyKey, ct);
+            return AuthorizeOutcome.Decline("code_used", "this Toss payment was presented for another authorization");
+        }
 
         // Started or in doubt: Toss's own Idempotency-Key makes sending again safe either way.
         var answer = await SendAsync(HttpMethod.Post, path, body, idempotencyKey, "authorize", ct);
@@ -90,13 +99,21 @@ public sealed partial class TossPaymentsGateway(
         }
         // Toss answers a retry under the same Idempotency-Key with the first answer, so "not approved yet" is safe to
         // report as NotFound: the caller's retry with the same key cannot approve twice.
-        var p = PaymentCredentials.TryTossPaymentCode(request.PaymentCode, out _, out var paymentKey)
+        var isCode = PaymentCredentials.TryTossPaymentCode(request.PaymentCode, out _, out var paymentKey);
+        // Another authorization's payment with the same code is not ours: the re-send is then declined as code_used.
+        if (isCode && !await OwnsPaymentAsync(paymentKey, idempotencyKey, ct)) return AuthorizeResolution.None;
+        var p = isCode
             ? await GetPaymentAsync($"v1/payments/{Uri.EscapeDataString(paymentKey)}", ct)
             : await GetPaymentAsync($"v1/payments/orders/{Uri.EscapeDataString(request.OrderId)}", ct);
         return p is { } payment && payment.Str("status") is "DONE" or "PARTIAL_CANCELED" or "CANCELED"
             ? AuthorizeResolution.Found(await MapAsync(payment, ct))
             : AuthorizeResolution.None;
     }
+
+    /// <summary>The first authorization to present a payment key owns it (journal order: created, then key).</summary>
+    private async Task<bool> OwnsPaymentAsync(string paymentKey, string idempotencyKey, CancellationToken ct) =>
+        (await journal.FindAsync(name, authorizationId: paymentKey, operation: "authorize", ct: ct)).FirstOrDefault()?.IdempotencyKey is not { } owner
+        || owner == idempotencyKey;
 
     public async Task<CaptureOutcome> CaptureAsync(CaptureRequest request, string idempotencyKey, CancellationToken ct = default)
     {

@@ -144,6 +144,47 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         Assert.Contains("hold-once", bySession["twice"]);
     }
 
+    // Issue 16: a deposit provider (charged, then the unused part cancelled), payees owed from the ledger, an increment,
+    // and a long charge that rolled over to a second authorization booked under its own scope.
+    internal static IEnumerable<Journal> DepositSettlement(string s, long deposit = 30_000, long fee = 3_300, long platform = 330)
+    {
+        var w = "kakaopay:w9";
+        yield return Domain.Journals.Deposit(s, w, deposit, "T-" + s);
+        yield return Domain.Journals.Capture(s, fee, "T-" + s);
+        if (deposit > fee) yield return Domain.Journals.PartialCancel(s, w, deposit - fee); // nothing to cancel when the fee took it all
+        yield return Domain.Journals.Payable(s, new Charging.SplitPart("cpo-9", Charging.PayeeRole.Cpo, fee - platform), "T-" + s);
+        yield return Domain.Journals.Payable(s, new Charging.SplitPart("platform", Charging.PayeeRole.Platform, platform), "T-" + s);
+    }
+
+    [Fact]
+    public async Task Deposits_payables_increments_and_rolled_over_authorizations_keep_the_invariants_and_breakage_is_reported()
+    {
+        foreach (var j in DepositSettlement("dep")) await Ledger.PostAsync(j);
+        // A hold raised by 10,000, then captured above its first amount.
+        await Ledger.PostAsync(Settlement("inc", hold: 30_000, fee: 35_000, platform: 3_500).First());
+        await Ledger.PostAsync(Domain.Journals.HoldIncrement("inc", 1, "toss:w1", 10_000, "auth-inc"));
+        foreach (var j in Settlement("inc", hold: 40_000, fee: 35_000, platform: 3_500).Skip(1)) await Ledger.PostAsync(j);
+        // A long charge: the first authorization captured in full, the second ({session}-r1) its own scope.
+        foreach (var j in DepositSettlement("long", deposit: 3_000, fee: 3_000, platform: 300)) await Ledger.PostAsync(j);
+        foreach (var j in DepositSettlement("long-r1", deposit: 3_000, fee: 1_200, platform: 120)) await Ledger.PostAsync(j);
+        var ok = await Ledger.CheckInvariantsAsync();
+        Assert.True(ok.Ok, string.Join("; ", ok.Violations));
+        Assert.Equal(3_300 - 330 + 3_000 - 300 + 1_200 - 120, (await Ledger.GetAccountEntriesAsync(Accounts.Payable("cpo-9"))).Sum(e => e.Amount));
+
+        // Payables that do not add up to the capture; an increment without a hold; a deposit booked twice.
+        foreach (var j in DepositSettlement("owed-short").SkipLast(1)) await Ledger.PostAsync(j);
+        await Ledger.PostAsync(Domain.Journals.HoldIncrement("orphan", 1, "toss:w1", 5_000, "auth-x"));
+        await Ledger.PostAsync(DepositSettlement("dup").First());
+        await Ledger.PostAsync(DepositSettlement("dup").First() with { Key = "dup:hold-again" });
+        var report = await Ledger.CheckInvariantsAsync();
+        var bySession = report.Violations.GroupBy(v => v.SessionId).ToDictionary(g => g.Key ?? "", g => g.Select(v => v.Rule).ToHashSet());
+        Assert.DoesNotContain("dep", bySession.Keys);
+        Assert.DoesNotContain("long-r1", bySession.Keys);
+        Assert.Contains("splits-sum-to-capture", bySession["owed-short"]);
+        Assert.Contains("resolution-without-hold", bySession["orphan"]);
+        Assert.Contains("hold-once", bySession["dup"]);
+    }
+
     [Fact]
     public async Task A_refund_reversed_to_the_payees_keeps_the_ledger_consistent()
     {

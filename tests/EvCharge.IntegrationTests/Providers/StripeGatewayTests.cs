@@ -36,7 +36,7 @@ public sealed class StripeGatewayTests
         var capture = await kit.Gateway.CaptureAsync(ProviderKit.Capture(auth.AuthorizationId!, 12_100, 10_890), "sess-s1:capture");
         Assert.True(capture.Succeeded, capture.ErrorCode);
         Assert.Equal((12_100L, 17_900L), (capture.Captured, capture.Released));
-        Assert.Equal([new Remittance("cpo-1", 10_890), new Remittance("platform-operator", 1_210)], capture.Remittances);
+        Assert.Equal([new Remittance("cpo-1", 10_890)], capture.Remittances); // the platform's part stays in its balance
         var transfer = Assert.Single((await TransfersAsync(kit, "sess-s1")).EnumerateArray());
         Assert.Equal(("acct_1CPO", 10_890L), (transfer.GetProperty("destination").GetString(), transfer.GetProperty("amount").GetInt64()));
 
@@ -48,7 +48,9 @@ public sealed class StripeGatewayTests
         Assert.True(refund.Succeeded, refund.ErrorCode);
         var got = (await kit.Gateway.GetAsync(auth.AuthorizationId!))!;
         Assert.Equal((ProviderAuthorizationStatus.PartiallyRefunded, 12_100L, 5_000L), (got.Status, got.Captured, got.Refunded));
-        Assert.Equal([new Remittance("cpo-1", 6_390)], got.Remittances);
+        Assert.Equal([new Remittance("cpo-1", 10_890)], got.Remittances); // remitted at capture; the reversal is in Refunded
+        var reversed = Assert.Single((await TransfersAsync(kit, "sess-s1")).EnumerateArray());
+        Assert.Equal(4_500, reversed.GetProperty("amount_reversed").GetInt64());
         Assert.Equal(auth.AuthorizationId, (await kit.Gateway.FindByOrderAsync("sess-s1"))!.AuthorizationId);
     }
 

@@ -54,6 +54,25 @@ public class ReconciliationCompareTests
     }
 
     [Fact]
+    public void A_deposit_with_owed_payees_and_a_raised_hold_are_compared_by_what_they_hold_and_remit()
+    {
+        // Issue 16: a KakaoPay deposit of 30,000 captured at 3,000, both payees owed from the ledger (no remittances).
+        var deposit = Ledger(
+            (JournalKind.Deposit, $"hold:{S}", 30_000, Auth), (JournalKind.Deposit, "wallet:kakaopay:w_1", -30_000, Auth),
+            (JournalKind.Capture, $"clearing:{S}", 3_000, "pay_1"), (JournalKind.Capture, $"hold:{S}", -3_000, "pay_1"),
+            (JournalKind.PartialCancel, "wallet:kakaopay:w_1", 27_000, null), (JournalKind.PartialCancel, $"hold:{S}", -27_000, null),
+            (JournalKind.Payable, "payable:cpo", 2_700, "pay_1"), (JournalKind.Payable, $"clearing:{S}", -2_700, "pay_1"),
+            (JournalKind.Payable, "payable:platform", 300, "pay_1"), (JournalKind.Payable, $"clearing:{S}", -300, "pay_1"));
+        Assert.Equal(("kakaopay", Auth, 30_000L), (deposit.Provider, deposit.AuthorizationId, deposit.Held));
+        Assert.Empty(ReconciliationService.Compare(deposit, Provider(ProviderAuthorizationStatus.Captured, 3_000)));
+
+        // A Stripe hold of 30,000 raised to 40,000: the provider's amount is the raised total.
+        var raised = Ledger([.. Hold, (JournalKind.HoldIncrement, $"hold:{S}", 10_000, Auth), (JournalKind.HoldIncrement, "wallet:kakaopay:w_1", -10_000, Auth)]);
+        Assert.Empty(ReconciliationService.Compare(raised, Provider(ProviderAuthorizationStatus.Authorized) with { Amount = 40_000 }));
+        Assert.Equal("hold", Assert.Single(ReconciliationService.Compare(raised, Provider(ProviderAuthorizationStatus.Authorized))).Field);
+    }
+
+    [Fact]
     public void Different_split_or_amount_is_mismatched_and_unknown_authorization_is_missing()
     {
         var findings = ReconciliationService.Compare(Ledger(Captured(3_000, 2_700, 300)),

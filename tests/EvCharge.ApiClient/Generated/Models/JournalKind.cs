@@ -44,5 +44,21 @@ namespace EvCharge.ApiClient.Models
         #pragma warning disable CS1591
         Debt,
         #pragma warning restore CS1591
+        [EnumMember(Value = "Deposit")]
+        #pragma warning disable CS1591
+        Deposit,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "PartialCancel")]
+        #pragma warning disable CS1591
+        PartialCancel,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "HoldIncrement")]
+        #pragma warning disable CS1591
+        HoldIncrement,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "Payable")]
+        #pragma warning disable CS1591
+        Payable,
+        #pragma warning restore CS1591
     }
 }

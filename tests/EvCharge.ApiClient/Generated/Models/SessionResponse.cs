@@ -72,6 +72,14 @@ namespace EvCharge.ApiClient.Models
 #else
         public string PaymentId { get; set; }
 #endif
+        /// <summary>The payments property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::EvCharge.ApiClient.Models.SessionPaymentResponse>? Payments { get; set; }
+#nullable restore
+#else
+        public List<global::EvCharge.ApiClient.Models.SessionPaymentResponse> Payments { get; set; }
+#endif
         /// <summary>The reason property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -157,6 +165,7 @@ namespace EvCharge.ApiClient.Models
                 { "meterStartWh", n => { MeterStartWh = n.GetLongValue(); } },
                 { "meterTimeline", n => { MeterTimeline = n.GetCollectionOfObjectValues<global::EvCharge.ApiClient.Models.MeterSampleResponse>(global::EvCharge.ApiClient.Models.MeterSampleResponse.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "paymentId", n => { PaymentId = n.GetStringValue(); } },
+                { "payments", n => { Payments = n.GetCollectionOfObjectValues<global::EvCharge.ApiClient.Models.SessionPaymentResponse>(global::EvCharge.ApiClient.Models.SessionPaymentResponse.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "reason", n => { Reason = n.GetStringValue(); } },
                 { "receipt", n => { Receipt = n.GetObjectValue<global::EvCharge.ApiClient.Models.ReceiptResponse>(global::EvCharge.ApiClient.Models.ReceiptResponse.CreateFromDiscriminatorValue); } },
                 { "refunded", n => { Refunded = n.GetLongValue(); } },
@@ -192,6 +201,7 @@ namespace EvCharge.ApiClient.Models
             writer.WriteLongValue("meterStartWh", MeterStartWh);
             writer.WriteCollectionOfObjectValues<global::EvCharge.ApiClient.Models.MeterSampleResponse>("meterTimeline", MeterTimeline);
             writer.WriteStringValue("paymentId", PaymentId);
+            writer.WriteCollectionOfObjectValues<global::EvCharge.ApiClient.Models.SessionPaymentResponse>("payments", Payments);
             writer.WriteStringValue("reason", Reason);
             writer.WriteObjectValue<global::EvCharge.ApiClient.Models.ReceiptResponse>("receipt", Receipt);
             writer.WriteLongValue("refunded", Refunded);
