@@ -6,6 +6,9 @@ using Microsoft.Extensions.Hosting;
 
 // Stand-alone charger bridge: an Orleans client of the cluster plus the MQTT bridge and the OCPP-J WebSocket endpoint,
 // so bridges scale apart from silos. It talks to an external broker unless ChargerBridge:Broker says otherwise.
+// No reload of appsettings on change: the host would watch its whole working directory for writes.
+if (Environment.GetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange") is null)
+    Environment.SetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange", "false");
 var builder = Host.CreateApplicationBuilder(args);
 builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
 {

@@ -2,6 +2,9 @@ using EvCharge.SocialSandbox;
 
 // `dotnet run --project social-sandbox` — settings from the "Sandbox" section (appsettings, environment
 // Sandbox__DataFile=..., or --Sandbox:HoldLifetime=00:10:00).
+// No reload of appsettings on change: the host would watch its working directory and wake on every journal append.
+if (Environment.GetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange") is null)
+    Environment.SetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange", "false");
 var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
     builder.WebHost.UseUrls(SocialSandboxHost.DefaultUrl);
