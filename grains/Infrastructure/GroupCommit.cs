@@ -23,7 +23,8 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
 
     /// <param name="commit">Writes a batch in one transaction and returns one result per item, in order.</param>
     /// <param name="maxBatch">Largest batch per transaction.</param>
-    /// <param name="writers">Transactions in flight at once: more than one keeps the database busy while a batch commits.</param>
+    /// <param name="writers">Transactions in flight at once: more than one keeps the database busy while a batch commits.
+    /// With a gather window the writers after the first only step in under load (see <see cref="WriteLoopAsync"/>).</param>
     /// <param name="gather">
     /// When a writer finds fewer than <paramref name="gatherTarget"/> items waiting, it waits this long for more before
     /// committing (as PostgreSQL's commit_delay does): at moderate load a commit is quicker than the gaps between
@@ -38,7 +39,7 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
         _gather = gather;
         _gatherTarget = Math.Min(gatherTarget, maxBatch);
         _maxBatch = maxBatch;
-        _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        _writers = Enumerable.Range(0, writers).Select(i => Task.Run(() => WriteLoopAsync(overflow: i > 0 && gather > TimeSpan.Zero))).ToArray();
     }
 
     /// <summary>Total transactions committed, for diagnostics (items per commit = items / commits).</summary>
@@ -54,12 +55,21 @@ public sealed class GroupCommit<TItem, TResult> : IAsyncDisposable
         return ct.CanBeCanceled ? pending.Done.Task.WaitAsync(ct) : pending.Done.Task;
     }
 
-    private async Task WriteLoopAsync()
+    /// <param name="overflow">
+    /// With a gather window, writers after the first take a batch only when a full gather target is waiting: at moderate
+    /// load one writer gathers (few commits), under heavy load the others commit beside it (more throughput).
+    /// </param>
+    private async Task WriteLoopAsync(bool overflow)
     {
         var batch = new List<Pending>(_maxBatch);
         var items = new List<TItem>(_maxBatch);
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (overflow && _queue.Reader.Count < _gatherTarget)
+            {
+                await Task.Delay(_gather).ConfigureAwait(false);
+                continue;
+            }
             batch.Clear();
             items.Clear();
             Drain(batch, items);

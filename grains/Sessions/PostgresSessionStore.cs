@@ -23,7 +23,7 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
     private readonly bool _ownsDataSource;
     private readonly GroupCommit<SessionStep, bool> _steps;
 
-    public PostgresSessionStore(NpgsqlDataSource dataSource, int writers = 1, TimeSpan? gather = null)
+    public PostgresSessionStore(NpgsqlDataSource dataSource, int writers = 2, TimeSpan? gather = null)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _steps = new GroupCommit<SessionStep, bool>(CommitBatchAsync, maxBatch: 512, writers: writers,
