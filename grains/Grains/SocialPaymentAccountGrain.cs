@@ -15,9 +15,9 @@ public sealed record WalletRecord
 /// <summary>
 /// The driver's wallet as EvCharge sees it. Its one rule that the provider cannot enforce for us: a wallet has at most
 /// one live session, so the same phone cannot start a second charger while a charge is open. Which session is live is
-/// not stored here: it is read from the sessions at activation and kept in memory, and the session rows carry a unique
-/// index on live wallets as the backstop (a claim this grain grants that the database then refuses is voided).
-/// Only the operator's block is stored.
+/// not stored here: this grain remembers the claims it granted, and the session rows carry a unique index on live
+/// wallets that decides (a claim granted here that the database then refuses, for instance after this grain was
+/// reactivated during a long charge, is voided like any other refusal). Only the operator's block is stored.
 /// </summary>
 internal sealed class SocialPaymentAccountGrain(
     [PersistentState("wallet", "evcharge")] IPersistentState<WalletRecord> state,
@@ -32,9 +32,6 @@ internal sealed class SocialPaymentAccountGrain(
 
     private WalletRecord S => state.State;
     private string WalletKey => this.GetPrimaryKeyString();
-
-    public override async Task OnActivateAsync(CancellationToken cancellationToken) =>
-        _live = await sessions.LiveOnWalletAsync(WalletKey, cancellationToken);
 
     async Task<HoldClaim> ISocialPaymentAccountGrain.TryClaimHold(string sessionId)
     {

@@ -34,7 +34,7 @@ public sealed class PostgresSessionStore : ISessionStore, ISessionIndex, ISessio
     /// A few milliseconds on a step's way to disk buy many steps per commit at moderate load (measured in
     /// docs/performance.md); under heavy load batches fill without waiting.
     /// </summary>
-    public static readonly TimeSpan DefaultGather = TimeSpan.FromMilliseconds(5);
+    public static readonly TimeSpan DefaultGather = TimeSpan.FromMilliseconds(10);
     private const int GatherTarget = 32;
 
     public PostgresSessionStore(string connectionString) : this(NpgsqlDataSource.Create(connectionString)) => _ownsDataSource = true;

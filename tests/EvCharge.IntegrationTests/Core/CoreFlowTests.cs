@@ -121,6 +121,29 @@ public class CoreFlowTests(CoreCluster fx) : IClassFixture<CoreCluster>
     }
 
     [Fact]
+    public async Task A_wallet_grain_that_forgot_its_claim_is_overruled_by_the_live_session_rows()
+    {
+        var a = await fx.RegisterChargerAsync("CP-FORGET-A");
+        var b = await fx.RegisterChargerAsync("CP-FORGET-B");
+        await using var phone = await PhoneClient.CreateAsync(fx.Sandbox.BaseAddress, 200_000);
+        var first = await a.AuthorizePayment(1, new PaymentPresentation("kakaopay", await phone.ShowPaymentCodeAsync(), null));
+        Assert.Equal(AuthorizationStatus.Accepted, first.Status);
+        // Every idle activation goes (the wallet grain with the claim it granted in memory), as after a long charge.
+        await fx.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        var second = await b.AuthorizePayment(1, new PaymentPresentation("kakaopay", await phone.ShowPaymentCodeAsync(), null));
+        Assert.Equal(AuthorizationStatus.Rejected, second.Status);
+        Assert.Equal("wallet_has_open_session", second.Reason); // the unique index on live wallets decided
+        var secondHold = fx.Sandbox.Store.FindAuthorizations(null, null).Single(x => x.MerchantReference == "CP-FORGET-B");
+        var refused = await fx.WaitForSessionAsync(secondHold.OrderId, SessionState.Voided);
+        Assert.Equal(SessionState.Voided, refused.State);
+        Assert.Equal("wallet_has_open_session", refused.Reason);
+        Assert.Equal(30_000, (await phone.WalletAsync()).GetProperty("held").GetInt64()); // the second hold is gone again
+        Assert.Equal(SessionState.Authorized, (await fx.Client.GetGrain<IChargingSessionGrain>(first.SessionId!).GetView()).State);
+        await fx.Client.GetGrain<IChargingSessionGrain>(first.SessionId!).Cancel("test_cleanup");
+    }
+
+    [Fact]
     public async Task Charger_reported_fee_that_differs_is_recorded_and_the_servers_fee_is_charged()
     {
         var charger = await fx.RegisterChargerAsync("CP-MISMATCH");

@@ -38,7 +38,10 @@ public class CoreCluster : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(Silos);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage("evcharge");
+            // As the silo does: Orleans' own serializer for state (Newtonsoft, the default, cannot read immutable collections
+            // back, so a charger grain could not reactivate).
+            silo.AddMemoryGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<Orleans.Configuration.MemoryGrainStorageOptions> o) =>
+                o.Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
             silo.UseInMemoryReminderService();
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
             silo.Services.AddEvChargeCore(o =>

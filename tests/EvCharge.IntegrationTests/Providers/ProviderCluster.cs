@@ -86,7 +86,10 @@ public sealed class ProviderCluster : IAsyncDisposable
             silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
             if (postgres is null)
             {
-                silo.AddMemoryGrainStorage("evcharge");
+                // As the silo does: Orleans' own serializer for state (Newtonsoft, the default, cannot read immutable collections
+            // back, so a charger grain could not reactivate).
+            silo.AddMemoryGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<Orleans.Configuration.MemoryGrainStorageOptions> o) =>
+                o.Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
                 silo.UseInMemoryReminderService();
             }
             else
