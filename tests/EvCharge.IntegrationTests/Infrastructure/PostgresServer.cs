@@ -39,8 +39,9 @@ public sealed class PostgresServer : IAsyncLifetime
     public string ConnectionStringFor(string database) => new NpgsqlConnectionStringBuilder
     {
         Host = Host, Port = Port, Username = OsUser, Database = database,
-        // Orleans, the ledger and a test's own data sources each keep a pool; keep them modest.
-        MaxPoolSize = 50, Timeout = 30, CommandTimeout = 60,
+        // Orleans, the ledger, the session store and a test's own data sources each keep a pool; keep them modest, and
+        // let idle connections go soon, so a whole run's silos and stores do not add up past max_connections.
+        MaxPoolSize = 50, Timeout = 30, CommandTimeout = 60, ConnectionIdleLifetime = 10, ConnectionPruningInterval = 5,
     }.ToString();
 
     public async Task InitializeAsync()
@@ -65,7 +66,7 @@ public sealed class PostgresServer : IAsyncLifetime
             var options = string.Join(' ',
                 $"-p {Port}", $"-k {SocketDirectory}", "-c listen_addresses=127.0.0.1",
                 "-c fsync=off", DurableCommits ? "-c synchronous_commit=on" : "-c synchronous_commit=off", "-c full_page_writes=off",
-                "-c max_connections=400", "-c shared_buffers=64MB", "-c log_min_messages=warning");
+                "-c max_connections=800", "-c shared_buffers=64MB", "-c log_min_messages=warning");
             try
             {
                 await RunAsync(Path.Combine(_bin, "pg_ctl"),
