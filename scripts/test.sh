@@ -25,7 +25,7 @@ dotnet test tests/EvCharge.IntegrationTests -c Release --no-build --nologo --log
 if [ "$status" -ne 0 ]; then
   echo
   echo "==== failed tests (from $log_dir) ===="
-  # Each failure block: the "Failed <name>" line, its message and the top of its stack trace.
-  awk '/^  Failed [A-Za-z]/ { n = 60 } n > 0 { print; n-- }' "$log_dir/unit.log" "$log_dir/integration.log" | cut -c1-400
+  # Each failure block: the "Failed <name>" line, its message and the top of its stack trace (up to the next result).
+  awk '/^  (Passed|Skipped) / { n = 0 } /^  Failed [A-Za-z]/ { n = 60 } n > 0 { print; n-- }' "$log_dir/unit.log" "$log_dir/integration.log" | cut -c1-400
   exit 1
 fi

@@ -512,7 +512,8 @@ public static partial class SessionMachine
     private static SessionDecision TickRefunds(string sessionId, SessionRecord s, bool force, DateTimeOffset now, SessionRules rules)
     {
         var pending = s.Refunds.FirstOrDefault(r => !r.Done);
-        if (pending is null || s.PaymentId is null) return Same(s);
+        // The refund's own payment, which for a rolled-over charge may be an earlier one while the last was voided.
+        if (pending is null || !CapturedPayments(s).Any(p => p.Number == PaymentOf(s, pending))) return Same(s);
         var due = force || s.NextAttemptAt is not { } next || now >= next;
         return due ? new(s) { Call = RefundFor(sessionId, s, pending) } : Same(s);
     }

@@ -299,6 +299,29 @@ public sealed class CapabilityTests
     }
 
     [Fact]
+    public void A_lost_refund_of_an_earlier_payment_is_sent_again_when_the_last_authorization_was_voided()
+    {
+        var h = Charging(_ => { }, hold: 3_000, billingToken: "bk_1");
+        Meter(h, 20, 10_700); // the first authorization captured at 2,910, a second one stands
+        h.Run(new StopCharging(new StopReport(10_700, T0.AddMinutes(21), null, []))); // nothing more: the second is voided
+        Assert.Equal((SessionState.Settled, 2_910L, null), (h.State.State, h.State.Captured, h.State.PaymentId));
+        h.Faults.Enqueue(Fault.AnswerLost); // the provider refunds, the answer is lost
+        h.Run(new RequestRefund(500, "k1", null));
+        Assert.Equal("provider_unavailable_retrying", h.Decisions.Last().Refund!.Error);
+        Assert.NotNull(SessionProjection.DueAt(h.State, h.Now, Rules));
+
+        h.Now += Rules.WatchdogPeriod * 10;
+        h.Sweep();
+        var refunds = h.Calls.OfType<RefundCall>().ToList();
+        Assert.Equal(2, refunds.Count); // sent again under the same key: the provider replays its answer
+        Assert.Equal(("pay_auth_1", $"{Id}:refund:r1"), (refunds[1].Request.PaymentId, refunds[1].IdempotencyKey));
+        Assert.True(h.State.Refunds.Single().Done);
+        Assert.Equal((500L, 500L), (h.Provider.Holds["auth_1"].Refunded, h.Posted(JournalKind.Refund)));
+        Assert.Null(SessionProjection.DueAt(h.State, h.Now, Rules));
+        h.AssertMoneyInvariants();
+    }
+
+    [Fact]
     public void While_the_previous_authorization_is_still_being_captured_the_charge_stops_at_the_new_hold()
     {
         var h = Charging(_ => { }, hold: 3_000, billingToken: "bk_1");
