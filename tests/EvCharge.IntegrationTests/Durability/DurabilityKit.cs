@@ -165,16 +165,24 @@ internal static class DurabilityKit
         new { transactionId, idTag, meterStop, timestamp = Timestamp(T0.AddMinutes(minute)), reason = "EVDisconnected" };
 
     /// <summary>Boot, payment code authorized (hold placed), transaction started: (authorization reference = session id, transaction id).</summary>
-    public static async Task<(string SessionId, int TransactionId)> StartPaidChargeAsync(DurableCharger charger, PhoneClient phone, long meterStart)
+    public static Task<(string SessionId, int TransactionId)> StartPaidChargeAsync(DurableCharger charger, PhoneClient phone, long meterStart) =>
+        StartPaidChargeAsync((action, payload) => charger.CallAsync(action, payload), phone, meterStart);
+
+    /// <inheritdoc cref="StartPaidChargeAsync(DurableCharger, PhoneClient, long)"/>
+    public static Task<(string SessionId, int TransactionId)> StartPaidChargeAsync(TestCharger charger, PhoneClient phone, long meterStart) =>
+        StartPaidChargeAsync((action, payload) => charger.CallAsync(action, payload), phone, meterStart);
+
+    private static async Task<(string SessionId, int TransactionId)> StartPaidChargeAsync(
+        Func<string, object, Task<JsonElement>> call, PhoneClient phone, long meterStart)
     {
-        var boot = Result(await charger.CallAsync("BootNotification", new { chargePointVendor = "ACME", chargePointModel = "DC100", firmwareVersion = "1.0" }));
+        var boot = Result(await call("BootNotification", new { chargePointVendor = "ACME", chargePointModel = "DC100", firmwareVersion = "1.0" }));
         Assert.Equal("Accepted", boot.GetProperty("status").GetString());
-        Result(await charger.CallAsync("StatusNotification", new { connectorId = 1, errorCode = "NoError", status = "Preparing", timestamp = Timestamp(T0) }));
-        var answer = Result(await charger.CallAsync("DataTransfer", PaymentAuthorize(await phone.ShowPaymentCodeAsync())));
+        Result(await call("StatusNotification", new { connectorId = 1, errorCode = "NoError", status = "Preparing", timestamp = Timestamp(T0) }));
+        var answer = Result(await call("DataTransfer", PaymentAuthorize(await phone.ShowPaymentCodeAsync())));
         using var data = JsonDocument.Parse(answer.GetProperty("data").GetString()!);
         Assert.True(data.RootElement.GetProperty("status").GetString() == "Accepted", $"payment not accepted: {answer}");
         var reference = data.RootElement.GetProperty("authorizationReference").GetString()!;
-        var start = Result(await charger.CallAsync("StartTransaction", new { connectorId = 1, idTag = reference, meterStart, timestamp = Timestamp(T0) }));
+        var start = Result(await call("StartTransaction", new { connectorId = 1, idTag = reference, meterStart, timestamp = Timestamp(T0) }));
         Assert.Equal("Accepted", start.GetProperty("idTagInfo").GetProperty("status").GetString());
         return (reference, start.GetProperty("transactionId").GetInt32());
     }
