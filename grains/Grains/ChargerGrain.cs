@@ -47,7 +47,11 @@ internal sealed partial class ChargerGrain(
     TimeProvider clock,
     ILogger<ChargerGrain> logger) : Grain, IChargerGrain
 {
-    private const int TransactionsKept = 64;
+    /// <summary>
+    /// Recent transactions remembered per charger for retried StartTransactions and late messages; older ones are found
+    /// in the session rows. Small, because an idle charger's memory is the fleet's memory (about 220 bytes each).
+    /// </summary>
+    private const int TransactionsKept = 8;
     private const int UnreconciledKept = 256;
     /// <summary>Transaction ids reserved per write; an activation that ends leaves the rest of its block unused.</summary>
     private const int TransactionIdBlock = 1_000;

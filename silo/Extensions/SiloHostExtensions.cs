@@ -22,6 +22,8 @@ public static class SiloHostExtensions
 {
     /// <summary>Orleans' own default, stated: how long a grain call (a charger's request) may take.</summary>
     public static readonly TimeSpan DefaultResponseTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>Grain addresses cached per silo (Silo:GrainDirectory:CacheSize): a node's chargers, wallets and live sessions.</summary>
+    public const int DefaultDirectoryCacheSize = 50_000;
     /// <summary>What the charger's answer needs after the provider's: the session's write and the way back through the bridge.</summary>
     private static readonly TimeSpan AnswerMargin = TimeSpan.FromSeconds(5);
 
@@ -51,6 +53,10 @@ public static class SiloHostExtensions
             silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = DefaultResponseTimeout);
             silo.Configure<SiloMessagingOptions>(config.GetSection("Silo:Messaging"));
             silo.Configure<ClusterMembershipOptions>(config.GetSection("Silo:Membership"));
+            // Orleans caches the address of every grain looked up, a million entries by default: with one session grain
+            // per charge that kept about a kilobyte per finished charge for hours. Bounded to what live grains need.
+            silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = DefaultDirectoryCacheSize);
+            silo.Configure<GrainDirectoryOptions>(config.GetSection("Silo:GrainDirectory"));
             // Grain calls join the caller's trace; the filters run on every call, so only when spans are recorded.
             if (TelemetryExtensions.TracingEnabled(config)) silo.AddActivityPropagation();
             if (config.GetValue("Dashboard:Enabled", true)) silo.AddDashboard(); // not under "Orleans": Orleans reads that section for providers
