@@ -34,7 +34,9 @@ public sealed class PhonePool : IAsyncDisposable
         _metrics = metrics;
         _http = new HttpClient(new SocketsHttpHandler
         {
-            MaxConnectionsPerServer = 4096,
+            // Every phone holds its receipt stream open on a connection of its own: a cap here below the number of
+            // phones (rate x charge time) left the rest waiting for a stream that never opened.
+            MaxConnectionsPerServer = int.MaxValue,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             AutomaticDecompression = DecompressionMethods.None,
             UseProxy = false,
