@@ -161,15 +161,15 @@ profile_steady() { # samples the silo during a steady run: $1 = name, $2 = secon
     PROF_PIDS+=($!)
   fi
 }
-# Live heap of the silo (a full GC by dotnet-gcdump) and its RSS every $2 seconds during a run of $3 seconds: finished
-# charges must not pile up in memory. Needs dotnet-gcdump (dotnet tool install -g dotnet-gcdump); RSS only without it.
+# The silo's RSS every $2 seconds during a run of $3 seconds, and with BENCH_HEAP=1 its live heap (dotnet-gcdump: a full
+# blocking GC, which pauses the silo and shows in that run's latency tail): finished charges must not pile up in memory.
 sample_memory() { # $1 = name, $2 = interval, $3 = run seconds
   local name=$1 every=$2 total=$3 dt="${HOME}/.dotnet/tools"
   (echo "# seconds-into-run rss-kb live-heap-bytes" > "$OUT/$name-memory.txt"
    for ((t = every; t <= total; t += every)); do
      sleep "$every"; kill -0 "$SILO_PID" 2>/dev/null || break
      heap=""
-     [[ -x "$dt/dotnet-gcdump" ]] && heap=$(timeout 60 "$dt/dotnet-gcdump" report -p "$SILO_PID" 2>/dev/null | awk '/GC Heap bytes/ {gsub(",", "", $1); print $1; exit}')
+     [[ -n "${BENCH_HEAP:-}" && -x "$dt/dotnet-gcdump" ]] && heap=$(timeout 60 "$dt/dotnet-gcdump" report -p "$SILO_PID" 2>/dev/null | awk '/GC Heap bytes/ {gsub(",", "", $1); print $1; exit}')
      echo "$t $(ps -o rss= -p "$SILO_PID" | tr -d ' ') ${heap:-n/a}" >> "$OUT/$name-memory.txt"
    done) &
   PROF_PIDS+=($!)
