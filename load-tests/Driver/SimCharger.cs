@@ -46,6 +46,8 @@ public sealed class SimCharger : IAsyncDisposable
     private readonly SemaphoreSlim _sendGate = new(1, 1);
     private IMqttClient? _client;
     private ClientWebSocket? _socket;
+    /// <summary>The connection this charger closed itself: its end is not a drop, even once a reconnect has begun.</summary>
+    private ClientWebSocket? _closedByUs;
     private string? _pendingId;
     private TaskCompletionSource<OcppAnswer>? _pending;
     private int _sequence;
@@ -179,7 +181,7 @@ public sealed class SimCharger : IAsyncDisposable
         catch (Exception) { /* dropped */ }
         if (!ReferenceEquals(socket, _socket)) return; // an earlier connection, already replaced
         FailPending("disconnected", "connection closed with a call in flight");
-        if (!_closing) Dropped?.Invoke(this);
+        if (!_closing && !ReferenceEquals(socket, _closedByUs)) Dropped?.Invoke(this);
     }
 
     private async Task SendAsync(byte[] frame, CancellationToken ct)
@@ -206,6 +208,8 @@ public sealed class SimCharger : IAsyncDisposable
         _closing = true;
         if (_socket is { } socket)
         {
+            // The server's answer to our close can end the read loop after a reconnect has already cleared _closing.
+            _closedByUs = socket;
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));

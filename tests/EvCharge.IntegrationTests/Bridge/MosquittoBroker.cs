@@ -46,7 +46,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     /// <summary>
     /// Starts Mosquitto; if it exits at once (typically: another test took the "free" port between our probe and its
-    /// bind), tries again on a new port, at most three times, and reports Mosquitto's own stderr if it still fails.
+    /// bind), tries again on a new port, at most ten times, and reports Mosquitto's own stderr if it still fails.
     /// </summary>
     public async Task StartAsync()
     {
@@ -57,7 +57,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
                 await StartOnceAsync();
                 return;
             }
-            catch (InvalidOperationException) when (attempt < 5 && _process is { HasExited: true })
+            catch (InvalidOperationException) when (attempt < 10 && _process is { HasExited: true })
             {
                 Port = FreePort();
             }
@@ -99,7 +99,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             if (_process.HasExited)
             {
                 _process.WaitForExit(); // flush the stderr reader
-                throw new InvalidOperationException($"mosquitto exited with {_process.ExitCode}: {stderr}");
+                throw new InvalidOperationException($"mosquitto on port {Port} exited with {_process.ExitCode}: {stderr}");
             }
             try
             {

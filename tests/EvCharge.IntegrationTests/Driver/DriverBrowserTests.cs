@@ -105,7 +105,10 @@ public sealed class DriverBrowserTests(DriverBrowserHost fx) : IClassFixture<Dri
         await page.ClickAsync("#pay");
         try
         {
-            await page.WaitForURLAsync(new Regex("/checkout/co_"));
+            // Committed is enough: the wallet's form is waited for by what the test does next. The load event can lag
+            // far behind on a busy machine (seen: at the wallet's URL with its form shown, no load event in 20 s).
+            await page.WaitForURLAsync(new Regex("/checkout/co_"), new() { WaitUntil = WaitUntilState.Commit });
+            await page.WaitForSelectorAsync("#approve");
         }
         catch (TimeoutException)
         {
