@@ -137,12 +137,7 @@ public class ApiHost : IAsyncLifetime
         return view;
     }
 
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    public static int FreePort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 
     public virtual async Task DisposeAsync()
     {

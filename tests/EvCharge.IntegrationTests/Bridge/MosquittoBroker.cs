@@ -24,21 +24,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     /// A free port below Linux's ephemeral range (32768+): a port the kernel hands out for port 0 can be taken again at
     /// once by another test's outgoing connections before Mosquitto binds it ("Address already in use").
     /// </summary>
-    public static int FreePort()
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            var port = Random.Shared.Next(20_000, 32_000);
-            try
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, port);
-                listener.Start();
-                return port;
-            }
-            catch (SocketException) { }
-        }
-        throw new InvalidOperationException("no free port found in 20000-31999");
-    }
+    public static int FreePort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 
     public static string? FindExecutable(string name) =>
         new[] { "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin" }

@@ -165,12 +165,7 @@ public sealed class PostgresServer : IAsyncLifetime
                 "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin. Run scripts/ensure-deps.sh (installs the Debian postgresql package) or set EVCHARGE_PG_BIN.");
     }
 
-    private static int FreeLoopbackPort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreeLoopbackPort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 
     private static async Task RunAsync(string exe, string args, bool asPostgres)
     {

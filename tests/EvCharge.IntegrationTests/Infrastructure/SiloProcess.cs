@@ -13,12 +13,7 @@ public sealed record SiloPorts(int Http, int Silo, int Gateway, int Mqtt, int We
 {
     public static SiloPorts Allocate() => new(FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 }
 
 /// <summary>

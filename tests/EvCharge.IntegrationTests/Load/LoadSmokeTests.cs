@@ -57,12 +57,7 @@ public sealed class LoadSystemFixture : IAsyncLifetime
         Ledger = Core.Ledger,
     };
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreePort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 
     public async Task DisposeAsync()
     {

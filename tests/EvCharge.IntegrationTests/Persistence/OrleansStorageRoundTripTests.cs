@@ -57,12 +57,7 @@ public abstract class OrleansStorageRoundTrip
 {
     protected abstract Task<StorageProfile> ProfileAsync();
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreePort() => EvCharge.IntegrationTests.Infrastructure.LoopbackPorts.Next();
 
     private static async Task<IHost> StartSiloAsync(StorageProfile profile)
     {
