@@ -121,15 +121,20 @@ public class FaultRunTests(PostgresServer pg, ITestOutputHelper output)
         await bridge.StopAsync();
     }
 
-    /// <summary>One charge over MQTT; every transaction frame is published twice (same message id), as a broker may.</summary>
-    private static async Task<string?> OneSession(SimulatedCharger charger, PhoneClient phone, int round)
+    private static async Task<string?> OneSession(SimulatedCharger charger, PhoneClient phone, int round) =>
+        await OneSession(charger, "kakaopay", await phone.ShowPaymentCodeAsync(), round);
+
+    /// <summary>
+    /// One charge over MQTT paid with <paramref name="code"/> at <paramref name="provider"/> (also the fault run of each
+    /// wallet provider); every transaction frame is published twice (same message id), as a broker may.
+    /// </summary>
+    internal static async Task<string?> OneSession(SimulatedCharger charger, string provider, string code, int round)
     {
         var t = T0.AddHours(round);
-        var code = await phone.ShowPaymentCodeAsync();
         var authFrame = await Call(charger, "DataTransfer", new
         {
             vendorId = "kr.evcharge", messageId = "PaymentAuthorize",
-            data = JsonSerializer.Serialize(new { connectorId = 1, provider = "kakaopay", paymentCode = code }),
+            data = JsonSerializer.Serialize(new { connectorId = 1, provider, paymentCode = code }),
         }, duplicate: false);
         using var data = JsonDocument.Parse(authFrame.GetProperty("data").GetString()!);
         if (data.RootElement.GetProperty("status").GetString() != "Accepted") return null;
@@ -149,7 +154,7 @@ public class FaultRunTests(PostgresServer pg, ITestOutputHelper output)
     }
 
     /// <summary>Calls until a CALLRESULT arrives (a silo kill answers InternalError or nothing); optionally twice.</summary>
-    private static async Task<JsonElement> Call(SimulatedCharger charger, string action, object payload, bool duplicate = true)
+    internal static async Task<JsonElement> Call(SimulatedCharger charger, string action, object payload, bool duplicate = true)
     {
         var id = charger.NewId();
         for (var attempt = 0; ; attempt++)

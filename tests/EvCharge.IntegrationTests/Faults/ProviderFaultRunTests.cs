@@ -30,7 +30,6 @@ public class ProviderFaultRunTests(PostgresServer pg, ITestOutputHelper output)
 {
     private const int Chargers = 20, SessionsPerCharger = 5;
     private const string Cpo = "cpo-run";
-    private static readonly DateTimeOffset T0 = new(2026, 11, 25, 7, 0, 0, TimeSpan.Zero);
 
     [Theory]
     [InlineData("toss")]
@@ -91,7 +90,7 @@ public class ProviderFaultRunTests(PostgresServer pg, ITestOutputHelper output)
                     output.WriteLine($"{clock.Elapsed.TotalSeconds:F0}s: silo killed");
                 }
                 var code = await ProviderCluster.Retry(() => fx.Phone.OneTimeCodeAsync(20_000, Cpo));
-                var sid = await OneSession(chargers[c], kind, code, round);
+                var sid = await FaultRunTests.OneSession(chargers[c], kind, code, round);
                 if (sid is null) Interlocked.Increment(ref rejected);
                 else sessions.Add(sid);
             }
@@ -143,52 +142,5 @@ public class ProviderFaultRunTests(PostgresServer pg, ITestOutputHelper output)
 
         foreach (var ch in chargers) await ch.DisposeAsync();
         await bridge.StopAsync();
-    }
-
-    /// <summary>One charge over MQTT; every transaction frame is published twice (same message id), as a broker may.</summary>
-    private static async Task<string?> OneSession(SimulatedCharger charger, string provider, string code, int round)
-    {
-        var t = T0.AddHours(round);
-        var authFrame = await Call(charger, "DataTransfer", new
-        {
-            vendorId = "kr.evcharge", messageId = "PaymentAuthorize",
-            data = JsonSerializer.Serialize(new { connectorId = 1, provider, paymentCode = code }),
-        }, duplicate: false);
-        using var data = JsonDocument.Parse(authFrame.GetProperty("data").GetString()!);
-        if (data.RootElement.GetProperty("status").GetString() != "Accepted") return null;
-        var reference = data.RootElement.GetProperty("authorizationReference").GetString()!;
-
-        var start = await Call(charger, "StartTransaction", new { connectorId = 1, idTag = reference, meterStart = 1_000, timestamp = Frames.Timestamp(t) });
-        if (start.GetProperty("idTagInfo").GetProperty("status").GetString() != "Accepted") return reference; // voided meanwhile: no charge
-        var tx = start.GetProperty("transactionId").GetInt32();
-        var energy = 2_000 + round * 1_000 + Math.Abs(charger.ChargerId.GetHashCode() % 997);
-        await Call(charger, "MeterValues", new
-        {
-            connectorId = 1, transactionId = tx,
-            meterValue = new[] { new { timestamp = Frames.Timestamp(t.AddMinutes(10)), sampledValue = new[] { new { value = (1_000 + energy / 2).ToString(), measurand = "Energy.Active.Import.Register", unit = "Wh" } } } },
-        });
-        await Call(charger, "StopTransaction", new { transactionId = tx, idTag = reference, meterStop = 1_000 + energy, timestamp = Frames.Timestamp(t.AddMinutes(20)), reason = "EVDisconnected" });
-        return reference;
-    }
-
-    /// <summary>Calls until a CALLRESULT arrives (a silo kill answers InternalError or nothing); optionally twice.</summary>
-    private static async Task<JsonElement> Call(SimulatedCharger charger, string action, object payload, bool duplicate = true)
-    {
-        var id = charger.NewId();
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var frame = await charger.CallAsync(action, payload, id);
-                if (frame[0].GetInt32() == 3)
-                {
-                    if (duplicate) await charger.CallAsync(action, payload, id); // the same frame delivered again
-                    return frame[2];
-                }
-            }
-            catch (TimeoutException) when (attempt < 10) { }
-            if (attempt >= 10) throw new InvalidOperationException($"{action} never answered for {charger.ChargerId}");
-            await Task.Delay(500);
-        }
     }
 }
