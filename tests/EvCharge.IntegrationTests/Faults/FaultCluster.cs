@@ -48,16 +48,7 @@ public sealed class FaultCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddProvider(new TraceLoggerProvider()));
-            // As UseEvChargeStorage does: Orleans' own serializer (Newtonsoft cannot read our immutable collections back).
-            silo.AddAdoNetGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> options) =>
-                options.Configure<Orleans.Serialization.Serializer>((o, serializer) =>
-                {
-                    o.Invariant = "Npgsql";
-                    o.ConnectionString = cs;
-                    o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer);
-                }));
-            silo.UseAdoNetReminderService(o => { o.Invariant = "Npgsql"; o.ConnectionString = cs; });
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
+            silo.AddEvChargeTestStorage(cs);
             silo.Services.AddEvChargeCore(o =>
             {
                 o.PlatformPayeeAccount = PlatformPayee;

@@ -37,20 +37,8 @@ public class FaultRunTests(PostgresServer pg, ITestOutputHelper output)
             o.StopTimeout = TimeSpan.FromSeconds(60);
             o.MaxSettlementAttempts = 5;
         });
-        var port = MosquittoBroker.FreePort();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<IGrainFactory>(fx.Client);
-        builder.Services.AddChargerBridge(o =>
-        {
-            o.Broker = BrokerMode.Embedded;
-            o.Port = port;
-            o.ReconnectMinMilliseconds = 100;
-            o.ReconnectMaxMilliseconds = 1000;
-            o.PasswordCacheSeconds = 60;
-        });
-        using var bridge = builder.Build();
-        await bridge.StartAsync();
-        await bridge.Services.GetRequiredService<MqttChargerBridge>().WaitUntilSubscribedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var (bridge, port) = await FaultRunTests.StartBridgeAsync(fx.Client);
+        using var _ = bridge;
 
         var chargers = new SimulatedCharger[Chargers];
         await Parallel.ForEachAsync(Enumerable.Range(0, Chargers), new ParallelOptions { MaxDegreeOfParallelism = 10 }, async (c, _) =>
@@ -119,6 +107,26 @@ public class FaultRunTests(PostgresServer pg, ITestOutputHelper output)
         foreach (var ch in chargers) await ch.DisposeAsync();
         foreach (var p in phones) await p.DisposeAsync();
         await bridge.StopAsync();
+    }
+
+    /// <summary>A charger bridge with its own embedded broker, a client of the test cluster: started and subscribed.</summary>
+    internal static async Task<(IHost Bridge, int Port)> StartBridgeAsync(IGrainFactory client)
+    {
+        var port = MosquittoBroker.FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(client);
+        builder.Services.AddChargerBridge(o =>
+        {
+            o.Broker = BrokerMode.Embedded;
+            o.Port = port;
+            o.ReconnectMinMilliseconds = 100;
+            o.ReconnectMaxMilliseconds = 1000;
+            o.PasswordCacheSeconds = 60;
+        });
+        var bridge = builder.Build();
+        await bridge.StartAsync();
+        await bridge.Services.GetRequiredService<MqttChargerBridge>().WaitUntilSubscribedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (bridge, port);
     }
 
     private static async Task<string?> OneSession(SimulatedCharger charger, PhoneClient phone, int round) =>

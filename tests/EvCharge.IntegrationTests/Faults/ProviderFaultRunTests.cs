@@ -50,20 +50,8 @@ public class ProviderFaultRunTests(PostgresServer pg, ITestOutputHelper output)
                 o.MaxSettlementAttempts = 5;
             },
         });
-        var port = MosquittoBroker.FreePort();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<IGrainFactory>(fx.Client);
-        builder.Services.AddChargerBridge(o =>
-        {
-            o.Broker = BrokerMode.Embedded;
-            o.Port = port;
-            o.ReconnectMinMilliseconds = 100;
-            o.ReconnectMaxMilliseconds = 1000;
-            o.PasswordCacheSeconds = 60;
-        });
-        using var bridge = builder.Build();
-        await bridge.StartAsync();
-        await bridge.Services.GetRequiredService<MqttChargerBridge>().WaitUntilSubscribedAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var (bridge, port) = await FaultRunTests.StartBridgeAsync(fx.Client);
+        using var _ = bridge;
 
         var chargers = new SimulatedCharger[Chargers];
         await Parallel.ForEachAsync(Enumerable.Range(0, Chargers), new ParallelOptions { MaxDegreeOfParallelism = 5 }, async (c, _) =>

@@ -38,12 +38,7 @@ public class CoreCluster : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(Silos);
         builder.ConfigureSilo((_, silo) =>
         {
-            // As the silo does: Orleans' own serializer for state (Newtonsoft, the default, cannot read immutable collections
-            // back, so a charger grain could not reactivate).
-            silo.AddMemoryGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<Orleans.Configuration.MemoryGrainStorageOptions> o) =>
-                o.Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
-            silo.UseInMemoryReminderService();
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
+            silo.AddEvChargeTestStorage(postgres: null);
             silo.Services.AddEvChargeCore(o =>
             {
                 o.PlatformPayeeAccount = PlatformPayee;

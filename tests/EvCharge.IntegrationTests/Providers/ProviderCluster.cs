@@ -1,3 +1,4 @@
+using EvCharge.IntegrationTests.Infrastructure;
 using System.Net.Http.Json;
 using System.Text.Json;
 using EvCharge.Charging;
@@ -84,26 +85,7 @@ public sealed class ProviderCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
-            if (postgres is null)
-            {
-                // As the silo does: Orleans' own serializer for state (Newtonsoft, the default, cannot read immutable collections
-            // back, so a charger grain could not reactivate).
-            silo.AddMemoryGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<Orleans.Configuration.MemoryGrainStorageOptions> o) =>
-                o.Configure<Orleans.Serialization.Serializer>((options, serializer) => options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer)));
-                silo.UseInMemoryReminderService();
-            }
-            else
-            {
-                silo.AddAdoNetGrainStorage("evcharge", (Microsoft.Extensions.Options.OptionsBuilder<AdoNetGrainStorageOptions> o) =>
-                    o.Configure<Orleans.Serialization.Serializer>((a, serializer) =>
-                    {
-                        a.Invariant = "Npgsql";
-                        a.ConnectionString = postgres;
-                        a.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer);
-                    }));
-                silo.UseAdoNetReminderService(o => { o.Invariant = "Npgsql"; o.ConnectionString = postgres; });
-            }
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromMilliseconds(200));
+            silo.AddEvChargeTestStorage(postgres);
             silo.Services.AddEvChargeCore(o =>
             {
                 o.PlatformPayeeAccount = PlatformPayee;
